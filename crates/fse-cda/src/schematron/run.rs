@@ -1,0 +1,271 @@
+//! Running a compiled schematron over a document.
+
+use std::borrow::Cow;
+
+use super::{
+    Check, Hit, Let, LetValue, MessagePart, Prefix, Schematron, Severity, Template, message_id,
+};
+use crate::xml::{Document, NodeId, NodeKind};
+use crate::xpath::eval::FocusItem;
+use crate::xpath::{Atom, DynamicError, Evaluator, Focus, Value, join_strings};
+
+const UNCLAIMED: u32 = u32::MAX;
+
+pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
+    let mut ev = Evaluator::new(doc, &s.names);
+    ev.vars = (0..s.slots).map(|_| Ok(Value::EMPTY)).collect();
+    let top = Focus::node(NodeId::DOCUMENT);
+    for l in &s.lets {
+        bind(&mut ev, l, top);
+    }
+    let mut hits = Vec::new();
+    let mut owner: Vec<u32> = vec![UNCLAIMED; doc.len()];
+    let mut claims: Vec<(NodeId, u32)> = Vec::new();
+    for pattern in &s.patterns {
+        for l in &pattern.lets {
+            bind(&mut ev, l, top);
+        }
+        owner.fill(UNCLAIMED);
+        claims.clear();
+        // Each node goes to the first rule whose context selects it.
+        let mut prefix_nodes: Vec<Option<Result<Vec<NodeId>, DynamicError>>> = Vec::new();
+        prefix_nodes.resize_with(pattern.prefixes.len(), || None);
+        for (ri, rule) in pattern.rules.iter().enumerate() {
+            let ri = u32::try_from(ri).unwrap_or(UNCLAIMED - 1);
+            let selected = match rule.context_prefix {
+                Some(id) => prefix_value(&mut ev, &pattern.prefixes, &mut prefix_nodes, id)
+                    .map(Value::Nodes),
+                None => ev.eval(&rule.context, top),
+            };
+            match selected {
+                Ok(Value::Nodes(nodes)) => {
+                    for n in nodes {
+                        if let Some(slot) = owner.get_mut(n.index())
+                            && *slot == UNCLAIMED
+                        {
+                            *slot = ri;
+                            claims.push((n, ri));
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => hits.push(error_hit(doc, NodeId::DOCUMENT, "rule context", &e)),
+            }
+        }
+        claims.sort_unstable();
+        for &(n, ri) in &claims {
+            let Some(rule) = pattern.rules.get(ri as usize) else {
+                continue;
+            };
+            let focus = Focus::node(n);
+            for l in &rule.lets {
+                bind(&mut ev, l, focus);
+            }
+            for check in &rule.checks {
+                match ev.ebv(&check.test, focus) {
+                    Ok(value) => {
+                        let fires = match check.severity {
+                            Severity::Error => !value,
+                            Severity::Warning => value,
+                        };
+                        if fires {
+                            hits.push(hit(&mut ev, check, n));
+                        }
+                    }
+                    Err(e) => hits.push(error_hit(doc, n, &check.test_source, &e)),
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// The nodes of a prefix, computed once per document from its parent's.
+fn prefix_value<'a>(
+    ev: &mut Evaluator<'a>,
+    prefixes: &'a [Prefix],
+    memo: &mut [Option<Result<Vec<NodeId>, DynamicError>>],
+    id: usize,
+) -> Result<Vec<NodeId>, DynamicError> {
+    // The chain from the root down to `id`, then evaluated top-down.
+    let mut chain = vec![id];
+    while let Some(&last) = chain.last() {
+        match prefixes.get(last).and_then(|p| p.parent) {
+            Some(parent) if memo.get(last).is_some_and(Option::is_none) => chain.push(parent),
+            _ => break,
+        }
+    }
+    for &node in chain.iter().rev() {
+        if memo.get(node).is_some_and(Option::is_some) {
+            continue;
+        }
+        let Some(prefix) = prefixes.get(node) else {
+            continue;
+        };
+        let input = match prefix.parent {
+            None => Ok(vec![NodeId::DOCUMENT]),
+            Some(parent) => memo
+                .get(parent)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| Ok(Vec::new())),
+        };
+        let result = input.and_then(|nodes| ev.axis_step(&prefix.step, &nodes));
+        if let Some(slot) = memo.get_mut(node) {
+            *slot = Some(result);
+        }
+    }
+    memo.get(id)
+        .cloned()
+        .flatten()
+        .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+fn bind<'a>(ev: &mut Evaluator<'a>, l: &'a Let, focus: Focus<'_, 'a>) {
+    let value = match &l.value {
+        LetValue::Expr(e) => ev.eval(e, focus),
+        LetValue::Content(templates) => {
+            let mut out = String::new();
+            render(ev, templates, focus, &mut out)
+                .map(|()| Value::Atom(Atom::Untyped(Cow::Owned(out))))
+        }
+    };
+    if let Some(slot) = ev.vars.get_mut(l.slot as usize) {
+        *slot = value;
+    }
+}
+
+fn render<'a>(
+    ev: &mut Evaluator<'a>,
+    templates: &'a [Template],
+    focus: Focus<'_, 'a>,
+    out: &mut String,
+) -> Result<(), DynamicError> {
+    for t in templates {
+        match t {
+            Template::Text(s) => out.push_str(s),
+            Template::ValueOf(e) => {
+                let v = ev.eval(e, focus)?;
+                out.push_str(&join_strings(ev.doc, &v));
+            }
+            Template::ForEach(select, body) => match ev.eval(select, focus)? {
+                Value::Nodes(nodes) => {
+                    let size = nodes.len();
+                    for (k, &n) in nodes.iter().enumerate() {
+                        render(
+                            ev,
+                            body,
+                            Focus {
+                                item: FocusItem::Node(n),
+                                pos: k + 1,
+                                size,
+                            },
+                            out,
+                        )?;
+                    }
+                }
+                other => {
+                    let items = other.into_items();
+                    let size = items.len();
+                    for (k, item) in items.iter().enumerate() {
+                        let fi = match item {
+                            crate::xpath::Item::Node(n) => FocusItem::Node(*n),
+                            crate::xpath::Item::Atom(a) => FocusItem::Atom(a),
+                        };
+                        render(
+                            ev,
+                            body,
+                            Focus {
+                                item: fi,
+                                pos: k + 1,
+                                size,
+                            },
+                            out,
+                        )?;
+                    }
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+fn hit<'a>(ev: &mut Evaluator<'a>, check: &'a Check, n: NodeId) -> Hit {
+    let doc = ev.doc;
+    let focus = Focus::node(n);
+    let mut text = String::new();
+    for part in &check.message {
+        match part {
+            MessagePart::Text(s) => text.push_str(s),
+            MessagePart::Name(None) => text.push_str(&node_name(doc, n)),
+            MessagePart::Name(Some(path)) => {
+                if let Ok(Value::Nodes(nodes)) = ev.eval(path, focus)
+                    && let Some(&first) = nodes.first()
+                {
+                    text.push_str(&node_name(doc, first));
+                }
+            }
+            MessagePart::ValueOf(e) => {
+                if let Ok(v) = ev.eval(e, focus) {
+                    text.push_str(&join_strings(doc, &v));
+                }
+            }
+        }
+    }
+    Hit {
+        id: message_id(&text),
+        severity: check.severity,
+        message: collapse_whitespace(&text),
+        location: location(doc, n),
+        line: Some(doc.position(n).line),
+    }
+}
+
+fn error_hit(doc: &Document, n: NodeId, what: &str, e: &DynamicError) -> Hit {
+    Hit {
+        id: "XPATH_ERROR".into(),
+        severity: Severity::Error,
+        message: format!("evaluating {}: {e}", collapse_whitespace(what)),
+        location: location(doc, n),
+        line: Some(doc.position(n).line),
+    }
+}
+
+fn node_name(doc: &Document, n: NodeId) -> String {
+    match doc.kind(n) {
+        NodeKind::Element | NodeKind::Attribute | NodeKind::ProcessingInstruction => {
+            doc.qualified_name(n).into_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An XPath to the node: `/ClinicalDocument[1]/author[1]/@typeCode`, names
+/// as written in the document, positions among same-named siblings.
+pub(crate) fn location(doc: &Document, n: NodeId) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(n);
+    while let Some(c) = cur {
+        match doc.kind(c) {
+            NodeKind::Document => break,
+            NodeKind::Attribute => parts.push(format!("@{}", doc.qualified_name(c))),
+            NodeKind::Element => {
+                let name = doc.name_syms(c);
+                let pos = 1 + std::iter::successors(doc.prev_sibling(c), |&s| doc.prev_sibling(s))
+                    .filter(|&s| doc.kind(s) == NodeKind::Element && doc.name_syms(s) == name)
+                    .count();
+                parts.push(format!("{}[{pos}]", doc.qualified_name(c)));
+            }
+            NodeKind::Text => parts.push("text()".into()),
+            NodeKind::Comment => parts.push("comment()".into()),
+            NodeKind::ProcessingInstruction => parts.push("processing-instruction()".into()),
+        }
+        cur = doc.parent(c);
+    }
+    parts.reverse();
+    format!("/{}", parts.join("/"))
+}

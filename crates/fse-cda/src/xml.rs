@@ -1,0 +1,1114 @@
+//! A bounded XML parser into an arena document.
+//!
+//! Every node (the document node, elements, their attributes, text,
+//! comments and processing instructions) lives in one vector, numbered in
+//! document order: an element is followed by its attributes, then by its
+//! children's subtrees. So an element's descendants are the ids between it
+//! and [`Document::subtree_end`], document order is id order, and
+//! [`Document::elements_named`] answers `//x` with a slice.
+//!
+//! Safety: no DTD is ever read (a `DOCTYPE` is an error), only the five
+//! predefined entities and character references are expanded, and input
+//! size, nesting depth and node count are bounded by [`Limits`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+use crate::error::{Error, Result};
+
+/// The namespace of the `xml:` prefix.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The XML Schema instance namespace (`xsi:type`).
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+/// The HL7 v3 namespace CDA2 elements live in.
+pub const HL7_NS: &str = "urn:hl7-org:v3";
+
+/// Bounds on what the parser accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input, in bytes.
+    pub max_bytes: usize,
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most nodes (elements, attributes, text, comments, PIs).
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    /// 64 MiB, 256 levels, 2 million nodes: far beyond any real CDA2
+    /// (the national samples are under 200 KiB and 20 levels deep).
+    fn default() -> Self {
+        Self { max_bytes: 64 << 20, max_depth: 256, max_nodes: 2_000_000 }
+    }
+}
+
+/// A node of a [`Document`]; ids follow document order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    /// The document node.
+    pub const DOCUMENT: NodeId = NodeId(0);
+
+    /// The position of the node in document order.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// An interned string of one document (names and namespace URIs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(u32);
+
+impl Sym {
+    /// The empty string: no namespace, no prefix.
+    pub const EMPTY: Sym = Sym(0);
+
+    /// The symbol's number, below [`Document::symbol_count`]: lets callers
+    /// keep per-document tables indexed by symbol.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// The document node, parent of the root element.
+    Document,
+    /// An element.
+    Element,
+    /// An attribute (namespace declarations are not attributes).
+    Attribute,
+    /// Character data, CDATA sections and references merged.
+    Text,
+    /// A comment.
+    Comment,
+    /// A processing instruction; its name is the target.
+    ProcessingInstruction,
+}
+
+/// A 1-based line and column (in characters) in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Names and URIs come from the document, but a collision flood costs at
+/// most the node budget in probes; SipHash's protection is not worth its
+/// price on every element here.
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The multiply-rotate hash rustc uses for its own symbol tables.
+#[derive(Default, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[derive(Debug, Clone)]
+struct NodeData {
+    kind: NodeKind,
+    parent: u32,
+    first_child: u32,
+    next_sibling: u32,
+    prev_sibling: u32,
+    /// Last id of the subtree (attributes included); the node itself when a leaf.
+    end: u32,
+    attr_count: u32,
+    ns: Sym,
+    local: Sym,
+    prefix: Sym,
+    value_start: u32,
+    value_len: u32,
+    pos: Position,
+}
+
+/// A parsed XML document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    nodes: Vec<NodeData>,
+    text: String,
+    syms: Vec<Box<str>>,
+    sym_ids: FastMap<Box<str>, Sym>,
+    by_name: FastMap<(Sym, Sym), Vec<NodeId>>,
+    /// Namespace declarations (element id, prefix, uri), in document order.
+    ns_decls: Vec<(u32, Sym, Sym)>,
+}
+
+impl Document {
+    /// Parses `bytes` with the default [`Limits`].
+    ///
+    /// # Errors
+    /// When the input is not well-formed, has a DTD, an undefined entity,
+    /// an undeclared prefix, a bad encoding, or exceeds a limit.
+    pub fn parse(bytes: &[u8]) -> Result<Document> {
+        Self::parse_with(bytes, &Limits::default())
+    }
+
+    /// Parses `bytes` within `limits`.
+    ///
+    /// # Errors
+    /// As [`Document::parse`].
+    pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
+        if bytes.len() > limits.max_bytes {
+            return Err(Error::TooLarge { size: bytes.len(), limit: limits.max_bytes });
+        }
+        let source = decode(bytes)?;
+        Builder::new(&source, limits).run()
+    }
+
+    /// The number of nodes, the document node included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the document has only its document node (never, once parsed).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.len() <= 1
+    }
+
+    /// The root element.
+    pub fn root_element(&self) -> NodeId {
+        self.child_elements(NodeId::DOCUMENT).next().unwrap_or(NodeId::DOCUMENT)
+    }
+
+    fn node(&self, id: NodeId) -> &NodeData {
+        &self.nodes[id.index()]
+    }
+
+    /// What the node is.
+    pub fn kind(&self, id: NodeId) -> NodeKind {
+        self.node(id).kind
+    }
+
+    /// Whether the node is an element.
+    pub fn is_element(&self, id: NodeId) -> bool {
+        self.node(id).kind == NodeKind::Element
+    }
+
+    /// The parent (the owner element, for an attribute).
+    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
+        opt(self.node(id).parent)
+    }
+
+    /// The first child (attributes are not children).
+    pub fn first_child(&self, id: NodeId) -> Option<NodeId> {
+        opt(self.node(id).first_child)
+    }
+
+    /// The next sibling (for an attribute: the next attribute).
+    pub fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
+        opt(self.node(id).next_sibling)
+    }
+
+    /// The previous sibling (for an attribute: the previous attribute).
+    pub fn prev_sibling(&self, id: NodeId) -> Option<NodeId> {
+        opt(self.node(id).prev_sibling)
+    }
+
+    /// The last id of the node's subtree; the node itself for a leaf.
+    pub fn subtree_end(&self, id: NodeId) -> NodeId {
+        NodeId(self.node(id).end)
+    }
+
+    /// Whether `id` is `ancestor` or lies inside its subtree.
+    pub fn is_within(&self, id: NodeId, ancestor: NodeId) -> bool {
+        ancestor <= id && id.0 <= self.node(ancestor).end
+    }
+
+    /// The children, in order (attributes excluded).
+    pub fn children(&self, id: NodeId) -> Siblings<'_> {
+        Siblings { doc: self, next: self.node(id).first_child }
+    }
+
+    /// The element children, in order.
+    pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.children(id).filter(|&c| self.is_element(c))
+    }
+
+    /// The element children with this namespace URI and local name.
+    pub fn children_named<'a>(
+        &'a self,
+        id: NodeId,
+        ns: &'a str,
+        local: &'a str,
+    ) -> impl Iterator<Item = NodeId> + 'a {
+        self.child_elements(id).filter(move |&c| self.local_name(c) == local && self.namespace(c) == ns)
+    }
+
+    /// The first element child with this namespace URI and local name.
+    pub fn child_named(&self, id: NodeId, ns: &str, local: &str) -> Option<NodeId> {
+        self.children_named(id, ns, local).next()
+    }
+
+    /// The attribute nodes of an element, in source order.
+    pub fn attributes(&self, id: NodeId) -> impl Iterator<Item = NodeId> + use<> {
+        let n = self.node(id).attr_count;
+        (id.0 + 1..id.0 + 1 + n).map(NodeId)
+    }
+
+    /// The value of the attribute with this namespace URI (`""` for none)
+    /// and local name.
+    pub fn attribute(&self, id: NodeId, ns: &str, local: &str) -> Option<&str> {
+        self.attributes(id)
+            .find(|&a| self.local_name(a) == local && self.namespace(a) == ns)
+            .map(|a| self.value(a))
+    }
+
+    /// The value of the un-namespaced attribute `local`.
+    pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
+        self.attribute(id, "", local)
+    }
+
+    /// The descendants in document order, attributes excluded.
+    pub fn descendants(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        let end = self.node(id).end;
+        (id.0 + 1..=end)
+            .map(NodeId)
+            .filter(|&d| self.node(d).kind != NodeKind::Attribute)
+    }
+
+    /// The ancestors, nearest first, ending with the document node.
+    pub fn ancestors(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        std::iter::successors(self.parent(id), |&p| self.parent(p))
+    }
+
+    /// Every element with this name, in document order.
+    pub fn elements_named(&self, ns: Sym, local: Sym) -> &[NodeId] {
+        self.by_name.get(&(ns, local)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The symbol of a string, if the document uses it as a name or URI.
+    pub fn symbol(&self, s: &str) -> Option<Sym> {
+        self.sym_ids.get(s).copied()
+    }
+
+    /// How many symbols the document has: every [`Sym::index`] is below it.
+    pub fn symbol_count(&self) -> usize {
+        self.syms.len()
+    }
+
+    /// The namespace URI bound to `prefix` (`""`: the default namespace) in
+    /// scope at `id` (an element, or an attribute's element), as the source
+    /// declares it; `None` when the prefix is unbound or the default
+    /// namespace is undeclared. QName-valued content (`xsi:type="hl7:PQ"`)
+    /// needs this: a prefix may be declared without naming any element.
+    pub fn lookup_namespace(&self, id: NodeId, prefix: &str) -> Option<&str> {
+        if prefix == "xml" {
+            return Some(XML_NS);
+        }
+        let start = if self.kind(id) == NodeKind::Attribute { self.parent(id)? } else { id };
+        for element in std::iter::once(start).chain(self.ancestors(start)) {
+            let from = self.ns_decls.partition_point(|&(e, _, _)| e < element.0);
+            let decls = self.ns_decls[from..].iter().take_while(|&&(e, _, _)| e == element.0);
+            if let Some(&(_, _, uri)) = decls.filter(|&&(_, p, _)| self.sym_str(p) == prefix).last() {
+                return (uri != Sym::EMPTY).then(|| self.sym_str(uri));
+            }
+        }
+        None
+    }
+
+    /// The string of a symbol.
+    pub fn sym_str(&self, sym: Sym) -> &str {
+        &self.syms[sym.0 as usize]
+    }
+
+    /// The local name (element, attribute, PI target; `""` otherwise).
+    pub fn local_name(&self, id: NodeId) -> &str {
+        self.sym_str(self.node(id).local)
+    }
+
+    /// The namespace URI (`""` for none).
+    pub fn namespace(&self, id: NodeId) -> &str {
+        self.sym_str(self.node(id).ns)
+    }
+
+    /// The prefix as written in the source (`""` for none).
+    pub fn prefix(&self, id: NodeId) -> &str {
+        self.sym_str(self.node(id).prefix)
+    }
+
+    /// The interned (namespace, local name) pair.
+    pub fn name_syms(&self, id: NodeId) -> (Sym, Sym) {
+        let n = self.node(id);
+        (n.ns, n.local)
+    }
+
+    /// The qualified name as written: `prefix:local` or `local`.
+    pub fn qualified_name(&self, id: NodeId) -> Cow<'_, str> {
+        let n = self.node(id);
+        if n.prefix == Sym::EMPTY {
+            Cow::Borrowed(self.sym_str(n.local))
+        } else {
+            Cow::Owned(format!("{}:{}", self.sym_str(n.prefix), self.sym_str(n.local)))
+        }
+    }
+
+    /// The node's own text: an attribute's value, a text node's content, a
+    /// comment, a PI's data; `""` for elements and the document.
+    pub fn value(&self, id: NodeId) -> &str {
+        let n = self.node(id);
+        &self.text[n.value_start as usize..(n.value_start + n.value_len) as usize]
+    }
+
+    /// The XPath string value: the concatenated text of the descendants
+    /// for elements and the document, the own text otherwise.
+    pub fn string_value(&self, id: NodeId) -> Cow<'_, str> {
+        match self.kind(id) {
+            NodeKind::Element | NodeKind::Document => {
+                let mut texts = self.descendants(id).filter(|&d| self.kind(d) == NodeKind::Text);
+                let Some(first) = texts.next() else { return Cow::Borrowed("") };
+                match texts.next() {
+                    None => Cow::Borrowed(self.value(first)),
+                    Some(second) => {
+                        let mut s = String::from(self.value(first));
+                        s.push_str(self.value(second));
+                        texts.for_each(|t| s.push_str(self.value(t)));
+                        Cow::Owned(s)
+                    }
+                }
+            }
+            _ => Cow::Borrowed(self.value(id)),
+        }
+    }
+
+    /// Where the node starts in the source (an attribute: its element).
+    pub fn position(&self, id: NodeId) -> Position {
+        self.node(id).pos
+    }
+}
+
+fn opt(raw: u32) -> Option<NodeId> {
+    (raw != NONE).then_some(NodeId(raw))
+}
+
+/// Iterator over a node's children.
+#[derive(Debug, Clone)]
+pub struct Siblings<'a> {
+    doc: &'a Document,
+    next: u32,
+}
+
+impl Iterator for Siblings<'_> {
+    type Item = NodeId;
+    fn next(&mut self) -> Option<NodeId> {
+        let id = opt(self.next)?;
+        self.next = self.doc.node(id).next_sibling;
+        Some(id)
+    }
+}
+
+/// Turns the input into UTF-8 text: strips a UTF-8 BOM, transcodes UTF-16
+/// (by BOM) and any encoding the prolog declares, and rejects invalid bytes.
+fn decode(bytes: &[u8]) -> Result<Cow<'_, str>> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return utf8(rest);
+    }
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes) {
+        return transcode(bytes, encoding);
+    }
+    match declared_encoding(bytes) {
+        None => utf8(bytes),
+        Some(label) => {
+            let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+                .ok_or_else(|| Error::UnknownEncoding(label.clone()))?;
+            if encoding == encoding_rs::UTF_8 {
+                utf8(bytes)
+            } else {
+                transcode(bytes, encoding)
+            }
+        }
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<Cow<'_, str>> {
+    std::str::from_utf8(bytes)
+        .map(Cow::Borrowed)
+        .map_err(|e| Error::InvalidEncoding { encoding: "UTF-8".into(), offset: e.valid_up_to() })
+}
+
+fn transcode<'a>(bytes: &'a [u8], encoding: &'static encoding_rs::Encoding) -> Result<Cow<'a, str>> {
+    let (text, _, had_errors) = encoding.decode(bytes);
+    if had_errors {
+        let offset = text.find('\u{FFFD}').unwrap_or(0);
+        return Err(Error::InvalidEncoding { encoding: encoding.name().into(), offset });
+    }
+    Ok(text)
+}
+
+/// The `encoding` pseudo-attribute of an ASCII-compatible XML declaration.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = bytes.strip_prefix(b"<?xml")?;
+    let end = head.windows(2).take(512).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[..end]).ok()?;
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|&c| c == '"' || c == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].to_string())
+}
+
+/// Turns byte offsets into lines and columns (in characters).
+///
+/// Line starts are found once with a vectorised search; on an all-ASCII
+/// line the column is a subtraction, and on other lines characters are
+/// counted from the last position asked on that line, so the reader's
+/// forward progress costs linear time overall.
+struct Cursor<'s> {
+    source: &'s str,
+    line_starts: Vec<usize>,
+    /// Index into `line_starts` of the line of the last offset asked.
+    line: usize,
+    /// The last offset asked and its 1-based column, for counting forward.
+    offset: usize,
+    column: u32,
+}
+
+impl<'s> Cursor<'s> {
+    fn new(source: &'s str) -> Self {
+        let mut line_starts = Vec::with_capacity(source.len() / 40 + 1);
+        line_starts.push(0);
+        line_starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| i + 1));
+        Self { source, line_starts, line: 0, offset: 0, column: 1 }
+    }
+
+    fn at(&mut self, offset: usize) -> Position {
+        let offset = offset.min(self.source.len());
+        if offset < self.offset {
+            // Error positions may point back; start that line afresh.
+            self.line = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+            self.offset = self.line_starts[self.line];
+            self.column = 1;
+        }
+        while self.line_starts.get(self.line + 1).is_some_and(|&next| next <= offset) {
+            self.line += 1;
+            self.offset = self.line_starts[self.line];
+            self.column = 1;
+        }
+        let bytes = self.source.as_bytes().get(self.offset..offset).unwrap_or_default();
+        let added = if bytes.is_ascii() {
+            bytes.len()
+        } else {
+            // Count characters: every byte that is not a UTF-8 continuation byte.
+            bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+        };
+        self.column = self.column.saturating_add(saturate(added));
+        self.offset = offset;
+        Position { line: saturate(self.line + 1), column: self.column }
+    }
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+struct Builder<'s> {
+    source: &'s str,
+    limits: Limits,
+    cursor: Cursor<'s>,
+    doc: Document,
+    /// Open elements, innermost last, with the last child appended so far.
+    stack: Vec<(u32, u32)>,
+    /// In-scope namespace bindings (prefix, uri); `scopes` marks each element's start.
+    bindings: Vec<(Sym, Sym)>,
+    scopes: Vec<usize>,
+    pending_text: String,
+    pending_pos: Position,
+    seen_root: bool,
+    /// The current element's attributes (prefix, local, value range), reused across elements.
+    attrs: Vec<(Sym, Sym, u32, u32)>,
+    /// Qualified names already split and interned.
+    qnames: FastMap<Box<str>, (Sym, Sym)>,
+}
+
+impl<'s> Builder<'s> {
+    fn new(source: &'s str, limits: &Limits) -> Self {
+        let mut doc = Document {
+            // A guess from the size, never beyond the node budget: one huge text
+            // node (a base64 attachment) must not reserve millions of nodes.
+            nodes: Vec::with_capacity((source.len() / 16 + 8).min(limits.max_nodes)),
+            text: String::with_capacity(source.len() / 2),
+            syms: Vec::new(),
+            sym_ids: FastMap::default(),
+            by_name: FastMap::default(),
+            ns_decls: Vec::new(),
+        };
+        let empty = intern(&mut doc, "");
+        debug_assert_eq!(empty, Sym::EMPTY);
+        let xml = intern(&mut doc, "xml");
+        let xml_ns = intern(&mut doc, XML_NS);
+        doc.nodes.push(NodeData {
+            kind: NodeKind::Document,
+            parent: NONE,
+            first_child: NONE,
+            next_sibling: NONE,
+            prev_sibling: NONE,
+            end: 0,
+            attr_count: 0,
+            ns: Sym::EMPTY,
+            local: Sym::EMPTY,
+            prefix: Sym::EMPTY,
+            value_start: 0,
+            value_len: 0,
+            pos: Position { line: 1, column: 1 },
+        });
+        Self {
+            source,
+            limits: *limits,
+            cursor: Cursor::new(source),
+            doc,
+            stack: vec![(0, NONE)],
+            bindings: vec![(xml, xml_ns)],
+            scopes: Vec::new(),
+            pending_text: String::new(),
+            pending_pos: Position::default(),
+            seen_root: false,
+            attrs: Vec::new(),
+            qnames: FastMap::default(),
+        }
+    }
+
+    fn run(mut self) -> Result<Document> {
+        let mut reader = Reader::from_str(self.source);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.check_comments = true;
+        config.expand_empty_elements = false;
+        loop {
+            let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            let event = match reader.read_event() {
+                Ok(event) => event,
+                Err(err) => {
+                    let at = usize::try_from(reader.error_position()).unwrap_or(start);
+                    return Err(self.reader_error(err, at));
+                }
+            };
+            let pos = self.cursor.at(start);
+            match event {
+                Event::Start(e) => {
+                    self.flush_text()?;
+                    self.open(&e, pos)?;
+                }
+                Event::Empty(e) => {
+                    self.flush_text()?;
+                    self.open(&e, pos)?;
+                    self.close();
+                }
+                Event::End(_) => {
+                    self.flush_text()?;
+                    self.close();
+                }
+                Event::Text(t) => {
+                    let text = t.xml10_content();
+                    self.push_text(&text, pos);
+                }
+                Event::CData(c) => {
+                    let text = c.xml10_content();
+                    self.push_text(&text, pos);
+                }
+                Event::GeneralRef(r) => {
+                    let ch = match r.resolve_char_ref() {
+                        Ok(Some(c)) => c,
+                        Ok(None) => match quick_xml::escape::resolve_predefined_entity(&r) {
+                            Some(s) => s.chars().next().unwrap_or('\u{FFFD}'),
+                            None => {
+                                return Err(Error::UndefinedEntity {
+                                    name: r.into_inner().into_owned(),
+                                    line: pos.line,
+                                    column: pos.column,
+                                });
+                            }
+                        },
+                        Err(err) => return Err(self.reader_error(err, start)),
+                    };
+                    self.push_text(ch.encode_utf8(&mut [0; 4]), pos);
+                }
+                Event::Comment(c) => {
+                    self.flush_text()?;
+                    let text = c.xml10_content();
+                    self.leaf(NodeKind::Comment, Sym::EMPTY, &text, pos)?;
+                }
+                Event::PI(pi) => {
+                    self.flush_text()?;
+                    let target = intern(&mut self.doc, pi.target());
+                    let content = pi.content().trim_start().to_string();
+                    self.leaf(NodeKind::ProcessingInstruction, target, &content, pos)?;
+                }
+                Event::Decl(_) => {}
+                Event::DocType(_) => {
+                    return Err(Error::DtdForbidden { line: pos.line, column: pos.column });
+                }
+                Event::Eof => break,
+            }
+        }
+        self.flush_text()?;
+        if let Some(&(open, _)) = self.stack.get(1) {
+            let innermost = self.stack.last().map_or(open, |&(id, _)| id);
+            let id = NodeId(innermost);
+            return Err(Error::Truncated {
+                element: self.doc.qualified_name(id).into_owned(),
+                line: self.doc.position(id).line,
+            });
+        }
+        if !self.seen_root {
+            return Err(Error::NoRootElement);
+        }
+        self.doc.nodes[0].end = self.last_id();
+        Ok(self.doc)
+    }
+
+    fn reader_error(&mut self, err: quick_xml::Error, at: usize) -> Error {
+        let pos = self.cursor.at(at);
+        Error::NotWellFormed {
+            message: err.to_string(),
+            line: pos.line,
+            column: pos.column,
+            source: Some(err),
+        }
+    }
+
+    fn malformed(pos: Position, message: impl Into<String>) -> Error {
+        Error::NotWellFormed { message: message.into(), line: pos.line, column: pos.column, source: None }
+    }
+
+    fn last_id(&self) -> u32 {
+        saturate(self.doc.nodes.len() - 1)
+    }
+
+    fn push_text(&mut self, text: &str, pos: Position) {
+        if self.pending_text.is_empty() {
+            self.pending_pos = pos;
+        }
+        self.pending_text.push_str(text);
+    }
+
+    fn flush_text(&mut self) -> Result<()> {
+        if self.pending_text.is_empty() {
+            return Ok(());
+        }
+        let text = std::mem::take(&mut self.pending_text);
+        let pos = self.pending_pos;
+        if self.stack.len() == 1 {
+            // Outside the root element only whitespace may appear.
+            if !text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
+                return Err(Self::malformed(pos, "text outside the root element"));
+            }
+        } else {
+            self.leaf(NodeKind::Text, Sym::EMPTY, &text, pos)?;
+        }
+        self.pending_text = text;
+        self.pending_text.clear();
+        Ok(())
+    }
+
+    fn check_node_budget(&self) -> Result<()> {
+        if self.doc.nodes.len() >= self.limits.max_nodes {
+            return Err(Error::TooManyNodes { limit: self.limits.max_nodes });
+        }
+        Ok(())
+    }
+
+    fn store_text(&mut self, value: &str) -> (u32, u32) {
+        let start = saturate(self.doc.text.len());
+        self.doc.text.push_str(value);
+        (start, saturate(value.len()))
+    }
+
+    /// Appends a node as the next child of the innermost open element.
+    fn append(&mut self, mut data: NodeData) -> u32 {
+        let id = saturate(self.doc.nodes.len());
+        let Some(&(parent, last)) = self.stack.last() else { return id };
+        data.parent = parent;
+        data.prev_sibling = last;
+        if last == NONE {
+            self.doc.nodes[parent as usize].first_child = id;
+        } else {
+            self.doc.nodes[last as usize].next_sibling = id;
+        }
+        if let Some(top) = self.stack.last_mut() {
+            top.1 = id;
+        }
+        self.doc.nodes.push(data);
+        id
+    }
+
+    fn leaf(&mut self, kind: NodeKind, local: Sym, value: &str, pos: Position) -> Result<()> {
+        self.check_node_budget()?;
+        let (value_start, value_len) = self.store_text(value);
+        let id = saturate(self.doc.nodes.len());
+        self.append(NodeData {
+            kind,
+            parent: NONE,
+            first_child: NONE,
+            next_sibling: NONE,
+            prev_sibling: NONE,
+            end: id,
+            attr_count: 0,
+            ns: Sym::EMPTY,
+            local,
+            prefix: Sym::EMPTY,
+            value_start,
+            value_len,
+            pos,
+        });
+        Ok(())
+    }
+
+    fn resolve(&self, prefix: Sym, pos: Position) -> Result<Sym> {
+        if let Some(&(_, uri)) = self.bindings.iter().rev().find(|(p, _)| *p == prefix) {
+            return Ok(uri);
+        }
+        if prefix == Sym::EMPTY {
+            return Ok(Sym::EMPTY);
+        }
+        Err(Error::UndeclaredPrefix {
+            prefix: self.doc.sym_str(prefix).to_string(),
+            line: pos.line,
+            column: pos.column,
+        })
+    }
+
+    fn open(&mut self, start: &BytesStart<'_>, pos: Position) -> Result<()> {
+        if self.stack.len() == 1 {
+            if self.seen_root {
+                return Err(Self::malformed(pos, "more than one root element"));
+            }
+            self.seen_root = true;
+        }
+        if self.stack.len() > self.limits.max_depth {
+            return Err(Error::TooDeep { line: pos.line, column: pos.column, limit: self.limits.max_depth });
+        }
+        self.check_node_budget()?;
+
+        // Namespace declarations first: they apply to the element's own name
+        // and to its attributes.
+        self.scopes.push(self.bindings.len());
+        let mut attrs = std::mem::take(&mut self.attrs);
+        attrs.clear();
+        let mark = self.bindings.len();
+        for attr in start.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| Self::malformed(pos, format!("bad attribute: {e}")))?;
+            let key: &str = attr.key.as_ref();
+            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
+                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+                    Error::UndefinedEntity { name, line: pos.line, column: pos.column }
+                }
+                other => Self::malformed(pos, format!("attribute {key}: {other}")),
+            })?;
+            if key == "xmlns" {
+                // `xmlns=""` undeclares the default namespace: bound to EMPTY.
+                let uri = intern(&mut self.doc, &value);
+                self.bindings.push((Sym::EMPTY, uri));
+            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                if value.is_empty() {
+                    return Err(Self::malformed(pos, format!("prefix {prefix:?} bound to an empty namespace")));
+                }
+                let p = intern(&mut self.doc, prefix);
+                let uri = intern(&mut self.doc, &value);
+                self.bindings.push((p, uri));
+            } else {
+                let (p, l) = self.intern_qname(key);
+                // The text arena only grows, so the value can be stored before its node exists.
+                let (start, len) = self.store_text(&value);
+                attrs.push((p, l, start, len));
+            }
+        }
+
+        let name: &str = start.name().into_inner();
+        let (prefix, local) = self.intern_qname(name);
+        let ns = self.resolve(prefix, pos)?;
+
+        let id = self.append(NodeData {
+            kind: NodeKind::Element,
+            parent: NONE,
+            first_child: NONE,
+            next_sibling: NONE,
+            prev_sibling: NONE,
+            end: NONE,
+            attr_count: saturate(attrs.len()),
+            ns,
+            local,
+            prefix,
+            value_start: 0,
+            value_len: 0,
+            pos,
+        });
+        self.doc.by_name.entry((ns, local)).or_default().push(NodeId(id));
+        for &(prefix, uri) in &self.bindings[mark..] {
+            self.doc.ns_decls.push((id, prefix, uri));
+        }
+
+        let mut prev = NONE;
+        for &(prefix, local, value_start, value_len) in &attrs {
+            self.check_node_budget()?;
+            // Unprefixed attributes are in no namespace.
+            let ans = if prefix == Sym::EMPTY { Sym::EMPTY } else { self.resolve(prefix, pos)? };
+            let aid = saturate(self.doc.nodes.len());
+            if prev != NONE {
+                self.doc.nodes[prev as usize].next_sibling = aid;
+            }
+            self.doc.nodes.push(NodeData {
+                kind: NodeKind::Attribute,
+                parent: id,
+                first_child: NONE,
+                next_sibling: NONE,
+                prev_sibling: prev,
+                end: aid,
+                attr_count: 0,
+                ns: ans,
+                local,
+                prefix,
+                value_start,
+                value_len,
+                pos,
+            });
+            prev = aid;
+        }
+        self.attrs = attrs;
+        self.stack.push((id, NONE));
+        Ok(())
+    }
+
+    /// The interned (prefix, local name) of a qualified name, with one hash
+    /// lookup for names seen before.
+    fn intern_qname(&mut self, qname: &str) -> (Sym, Sym) {
+        if let Some(&pair) = self.qnames.get(qname) {
+            return pair;
+        }
+        let (prefix, local) = split_qname(qname);
+        let pair = (intern(&mut self.doc, prefix), intern(&mut self.doc, local));
+        self.qnames.insert(qname.into(), pair);
+        pair
+    }
+
+    fn close(&mut self) {
+        let end = self.last_id();
+        if let Some((id, _)) = self.stack.pop() {
+            self.doc.nodes[id as usize].end = end;
+        }
+        if let Some(mark) = self.scopes.pop() {
+            self.bindings.truncate(mark);
+        }
+    }
+}
+
+fn split_qname(name: &str) -> (&str, &str) {
+    name.split_once(':').unwrap_or(("", name))
+}
+
+fn intern(doc: &mut Document, s: &str) -> Sym {
+    if let Some(&sym) = doc.sym_ids.get(s) {
+        return sym;
+    }
+    let sym = Sym(saturate(doc.syms.len()));
+    doc.syms.push(s.into());
+    doc.sym_ids.insert(s.into(), sym);
+    sym
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Document> {
+        Document::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn builds_tree_in_document_order() {
+        let doc = parse(
+            "<?xml version=\"1.0\"?>\n<a xmlns=\"urn:hl7-org:v3\" x=\"1\"><b y='2' z=\"3\">hi &amp; <![CDATA[<there>]]></b><!--c--><c/></a>",
+        )
+        .unwrap();
+        let a = doc.root_element();
+        assert_eq!(doc.local_name(a), "a");
+        assert_eq!(doc.namespace(a), HL7_NS);
+        assert_eq!(doc.attr(a, "x"), Some("1"));
+        let kids: Vec<_> = doc.children(a).collect();
+        assert_eq!(kids.len(), 3);
+        let b = kids[0];
+        assert_eq!(doc.attributes(b).map(|x| doc.local_name(x)).collect::<Vec<_>>(), ["y", "z"]);
+        assert_eq!(doc.string_value(b), "hi & <there>");
+        assert_eq!(doc.kind(kids[1]), NodeKind::Comment);
+        assert_eq!(doc.string_value(a), "hi & <there>");
+        // Document order equals id order and subtrees are contiguous.
+        let all: Vec<_> = doc.descendants(NodeId::DOCUMENT).collect();
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert!(doc.is_within(kids[2], a));
+        assert!(!doc.is_within(a, b));
+        let ns = doc.symbol(HL7_NS).unwrap();
+        let c = doc.symbol("c").unwrap();
+        assert_eq!(doc.elements_named(ns, c), &[kids[2]]);
+        assert_eq!(doc.prev_sibling(kids[2]), Some(kids[1]));
+        assert_eq!(doc.position(a), Position { line: 2, column: 1 });
+    }
+
+    #[test]
+    fn positions_count_characters() {
+        let doc = parse("<r>\n  <é/><x/>\n <y/></r>").unwrap();
+        let r = doc.root_element();
+        let els: Vec<_> = doc.child_elements(r).collect();
+        assert_eq!(doc.position(els[0]), Position { line: 2, column: 3 });
+        assert_eq!(doc.position(els[1]), Position { line: 2, column: 7 });
+        assert_eq!(doc.position(els[2]), Position { line: 3, column: 2 });
+    }
+
+    #[test]
+    fn positions_on_long_mixed_lines_and_errors() {
+        let line = format!("<r>{}<x/>è<y/>", "a".repeat(5000));
+        let doc = parse(&format!("{line}\n</r>")).unwrap();
+        let kids: Vec<_> = doc.child_elements(doc.root_element()).collect();
+        assert_eq!(doc.position(kids[0]), Position { line: 1, column: 5004 });
+        assert_eq!(doc.position(kids[1]), Position { line: 1, column: 5009 });
+        // An error points at its own line, even after the reader moved on.
+        match parse("<r>\n  <a></b>\n</r>") {
+            Err(Error::NotWellFormed { line, .. }) => assert_eq!(line, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn prefixes_and_xsi_type() {
+        let doc = parse(
+            r#"<cda:r xmlns:cda="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><cda:v xsi:type="PQ" value="1"/></cda:r>"#,
+        )
+        .unwrap();
+        let v = doc.child_elements(doc.root_element()).next().unwrap();
+        assert_eq!(doc.namespace(v), HL7_NS);
+        assert_eq!(doc.attribute(v, XSI_NS, "type"), Some("PQ"));
+        assert_eq!(doc.qualified_name(v), "cda:v");
+        assert_eq!(doc.attr(v, "value"), Some("1"));
+    }
+
+    #[test]
+    fn looks_up_in_scope_namespaces() {
+        let doc = parse(
+            r#"<r xmlns="urn:a" xmlns:h="urn:h"><x xmlns:h="urn:h2" h:t="1"><y xmlns=""/></x><z/></r>"#,
+        )
+        .unwrap();
+        let r = doc.root_element();
+        let kids: Vec<_> = doc.child_elements(r).collect();
+        let (x, z) = (kids[0], kids[1]);
+        let y = doc.child_elements(x).next().unwrap();
+        assert_eq!(doc.lookup_namespace(r, "h"), Some("urn:h"));
+        assert_eq!(doc.lookup_namespace(x, "h"), Some("urn:h2"));
+        assert_eq!(doc.lookup_namespace(z, "h"), Some("urn:h"));
+        assert_eq!(doc.lookup_namespace(y, ""), None);
+        assert_eq!(doc.lookup_namespace(x, ""), Some("urn:a"));
+        assert_eq!(doc.lookup_namespace(doc.attributes(x).next().unwrap(), "h"), Some("urn:h2"));
+        assert_eq!(doc.lookup_namespace(y, "nope"), None);
+        assert_eq!(doc.lookup_namespace(y, "xml"), Some(XML_NS));
+        let a = doc.symbol("urn:a").unwrap();
+        assert!(a.index() < doc.symbol_count());
+    }
+
+    #[test]
+    fn attribute_values_are_normalized() {
+        let doc = parse("<r a=\"x\ty&#10;z\"/>").unwrap();
+        assert_eq!(doc.attr(doc.root_element(), "a"), Some("x y\nz"));
+    }
+
+    #[test]
+    fn rejects_dtd_and_entities() {
+        let bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><lolz>&lol2;</lolz>";
+        assert!(matches!(parse(bomb), Err(Error::DtdForbidden { line: 1, .. })));
+        assert!(matches!(parse("<r>&foo;</r>"), Err(Error::UndefinedEntity { name, .. }) if name == "foo"));
+        assert!(matches!(parse("<r a='&foo;'/>"), Err(Error::UndefinedEntity { .. })));
+    }
+
+    #[test]
+    fn bounds_depth_size_and_nodes() {
+        let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
+        assert!(matches!(parse(&deep), Err(Error::TooDeep { limit: 256, .. })));
+        let limits = Limits { max_bytes: 10, ..Limits::default() };
+        assert!(matches!(Document::parse_with(b"<r>0123456789</r>", &limits), Err(Error::TooLarge { .. })));
+        let limits = Limits { max_nodes: 3, ..Limits::default() };
+        assert!(matches!(Document::parse_with(b"<r><a/><b/></r>", &limits), Err(Error::TooManyNodes { .. })));
+    }
+
+    #[test]
+    fn rejects_malformed_input_with_a_position() {
+        assert!(matches!(parse(""), Err(Error::NoRootElement)));
+        assert!(matches!(parse("<r><a></r>"), Err(Error::NotWellFormed { .. })));
+        assert!(matches!(parse("<r><a>"), Err(Error::Truncated { element, .. }) if element == "a"));
+        assert!(matches!(parse("<r/><s/>"), Err(Error::NotWellFormed { .. })));
+        assert!(matches!(parse("<r/>junk"), Err(Error::NotWellFormed { .. })));
+        assert!(matches!(parse("<p:r/>"), Err(Error::UndeclaredPrefix { .. })));
+        assert!(matches!(parse("<r a='1' a='2'/>"), Err(Error::NotWellFormed { .. })));
+        assert!(matches!(
+            Document::parse(b"<r>\xff</r>"),
+            Err(Error::InvalidEncoding { offset: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn decodes_declared_and_bom_encodings() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>caf\xe9</r>";
+        let doc = Document::parse(latin1).unwrap();
+        assert_eq!(doc.string_value(doc.root_element()), "café");
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "<r>é</r>".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let doc = Document::parse(&utf16).unwrap();
+        assert_eq!(doc.string_value(doc.root_element()), "é");
+        assert!(matches!(
+            Document::parse(b"<?xml version='1.0' encoding='klingon'?><r/>"),
+            Err(Error::UnknownEncoding(_))
+        ));
+    }
+}

@@ -1,0 +1,564 @@
+use super::*;
+use crate::xml::Document;
+
+const DOC: &str = r#"<?xml version="1.0"?>
+<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <templateId root="2.16.840.1.113883.2.9.10.1.1" extension="1.3"/>
+  <id root="2.16.840.1.113883.2.9.2.90.4.4" extension="ABC"/>
+  <setId root="2.16.840.1.113883.2.9.2.90.4.4" extension="XYZ"/>
+  <versionNumber value="2"/>
+  <effectiveTime value="20220425121122+0100"/>
+  <recordTarget><patientRole><id root="2.16.840.1.113883.2.9.4.3.2" extension="RSSMRA80A01H501U"/>
+    <patient><name><given>Mario</given><family>Rossi</family></name></patient></patientRole></recordTarget>
+  <author><assignedAuthor><assignedPerson><name><given>A</given><family>B</family></name></assignedPerson>
+    <representedOrganization><name>Org</name><telecom use="WP" value="tel:1"/></representedOrganization></assignedAuthor></author>
+  <component><structuredBody>
+    <component><section><code code="11502-2"/>
+      <entry><act classCode="ACT"><code code="x"/>
+        <entryRelationship><observation><code code="a"/><value xsi:type="PQ" value="1.5"/></observation></entryRelationship>
+        <entryRelationship><observation><code code="b"/></observation></entryRelationship>
+      </act></entry>
+      <component><section><code code="inner"/></section></component>
+    </section></component>
+  </structuredBody></component>
+</ClinicalDocument>"#;
+
+fn doc() -> Document {
+    Document::parse(DOC.as_bytes()).unwrap()
+}
+
+fn ns() -> Namespaces {
+    Namespaces::new()
+        .with("hl7", "urn:hl7-org:v3")
+        .with("xsi", "http://www.w3.org/2001/XMLSchema-instance")
+}
+
+fn root(doc: &Document) -> NodeId {
+    doc.root_element()
+}
+
+fn b(doc: &Document, ctx: NodeId, src: &str) -> bool {
+    XPath::compile(src, &ns())
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+        .evaluate_boolean(doc, ctx, &[])
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+fn s(doc: &Document, ctx: NodeId, src: &str) -> String {
+    XPath::compile(src, &ns())
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+        .evaluate_string(doc, ctx, &[])
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+fn err(doc: &Document, ctx: NodeId, src: &str) -> DynamicError {
+    XPath::compile(src, &ns())
+        .unwrap()
+        .evaluate(doc, ctx, &[])
+        .unwrap_err()
+}
+
+#[test]
+fn paths_predicates_and_counts() {
+    let d = doc();
+    let r = root(&d);
+    assert!(b(
+        &d,
+        r,
+        "count(hl7:templateId[@root='2.16.840.1.113883.2.9.10.1.1']) = 1"
+    ));
+    assert!(b(
+        &d,
+        r,
+        "count(hl7:templateId[@root='2.16.840.1.113883.2.9.10.1.1']/@extension)=1"
+    ));
+    assert_eq!(s(&d, r, "count(//hl7:name)"), "3");
+    assert_eq!(s(&d, r, "count(//hl7:section)"), "2");
+    assert_eq!(s(&d, r, "count(.//hl7:section//hl7:code)"), "5");
+    assert_eq!(
+        s(&d, NodeId::DOCUMENT, "count(//hl7:observation/hl7:code)"),
+        "2"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(//*[contains(local-name(), 'Person')]/hl7:name)"
+        ),
+        "1"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(//hl7:name[contains(local-name(..), 'Organization')])"
+        ),
+        "1"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(//hl7:entryRelationship[hl7:observation/hl7:value])"
+        ),
+        "1"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(/hl7:ClinicalDocument/hl7:component/hl7:structuredBody/hl7:component/hl7:section[hl7:code[@code='11502-2']]/hl7:entry)"
+        ),
+        "1"
+    );
+    assert_eq!(s(&d, r, "count(//hl7:code[not(ancestor::hl7:act)])"), "2");
+    assert_eq!(s(&d, r, "count(//@code)"), "5");
+    assert_eq!(s(&d, r, "count(//hl7:observation/@*)"), "0");
+    assert_eq!(s(&d, r, "count(//hl7:observation/*)"), "3");
+    assert_eq!(s(&d, r, "count(//node()) > 40"), "true");
+    assert_eq!(s(&d, r, "count(/)"), "1");
+    assert_eq!(s(&d, r, "count(hl7:nothing//hl7:code)"), "0");
+}
+
+#[test]
+fn positional_predicates_and_reverse_axes() {
+    let d = doc();
+    let r = root(&d);
+    let inner = XPath::compile("//hl7:code[@code='inner']", &ns()).unwrap();
+    let Value::Nodes(found) = inner.evaluate(&d, r, &[]).unwrap() else {
+        panic!()
+    };
+    let code = found[0];
+    // The nearest ancestor section is position 1 on the ancestor axis.
+    assert_eq!(
+        s(&d, code, "ancestor::hl7:section[1]/hl7:code/@code"),
+        "inner"
+    );
+    assert_eq!(
+        s(&d, code, "ancestor::hl7:section[2]/hl7:code/@code"),
+        "11502-2"
+    );
+    assert_eq!(
+        s(&d, code, "(ancestor::hl7:section/hl7:code/@code)[1]"),
+        "11502-2"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "//hl7:entryRelationship[2]/hl7:observation/hl7:code/@code"
+        ),
+        "b"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "//hl7:entryRelationship[last()]/hl7:observation/hl7:code/@code"
+        ),
+        "b"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "//hl7:entryRelationship[position() = 1]/hl7:observation/hl7:code/@code"
+        ),
+        "a"
+    );
+    assert_eq!(s(&d, r, "(//hl7:code)[3]/@code"), "a");
+    assert_eq!(s(&d, r, "hl7:id/following-sibling::*[1]/@extension"), "XYZ");
+    assert_eq!(
+        s(&d, r, "hl7:setId/preceding-sibling::*[1]/@extension"),
+        "ABC"
+    );
+    assert_eq!(s(&d, r, "count(hl7:setId/preceding-sibling::*)"), "2");
+    assert_eq!(
+        s(&d, r, "count(hl7:versionNumber/following::hl7:code)"),
+        "5"
+    );
+    assert_eq!(s(&d, r, "count(//hl7:section[1])"), "2");
+    assert_eq!(s(&d, r, "local-name((//hl7:given/..)[1])"), "name");
+    assert_eq!(err(&d, r, "local-name(//hl7:given/..)").code, "XPTY0004");
+    assert_eq!(s(&d, r, "count(//hl7:given/ancestor-or-self::*)"), "11");
+}
+
+#[test]
+fn string_ordering_of_untyped_values_follows_xpath_2() {
+    let d = doc();
+    let ctx = root(&d);
+    let xp = XPath::compile_with_variables("$high >= $low", &ns(), &["high", "low"]).unwrap();
+    let hi = Value::Atom(Atom::Str("20220425121122+0100".into()));
+    let lo = Value::Atom(Atom::Str("20220425101122+0100".into()));
+    assert!(
+        xp.evaluate_boolean(&d, ctx, &[hi.clone(), lo.clone()])
+            .unwrap()
+    );
+    assert!(!xp.evaluate_boolean(&d, ctx, &[lo, hi]).unwrap());
+    // Attribute values (untyped) against each other: strings too.
+    assert!(b(
+        &d,
+        ctx,
+        "hl7:effectiveTime/@value >= hl7:templateId/@extension"
+    ));
+    // Untyped against a number: a number.
+    assert!(b(&d, ctx, "hl7:versionNumber/@value > 1"));
+    assert!(b(&d, ctx, "hl7:versionNumber/@value = '2'"));
+    assert!(!b(&d, ctx, "hl7:versionNumber/@value = 1"));
+    assert_eq!(
+        err(&d, ctx, "hl7:effectiveTime/@value > 1").code,
+        "FORG0001"
+    );
+    assert_eq!(
+        s(&d, ctx, "string(number(hl7:effectiveTime/@value))"),
+        "NaN"
+    );
+    assert_eq!(s(&d, ctx, "string(number(hl7:versionNumber/@value))"), "2");
+    // General comparisons are existential.
+    assert!(b(&d, ctx, "//hl7:code/@code = 'b'"));
+    assert!(b(&d, ctx, "//hl7:code/@code != 'b'"));
+    assert!(!b(&d, ctx, "//hl7:nothing = //hl7:nothing"));
+    assert!(b(
+        &d,
+        ctx,
+        "hl7:id/@root = hl7:setId/@root and hl7:id/@extension != hl7:setId/@extension"
+    ));
+    assert!(b(&d, ctx, "'abc' lt 'abd'"));
+    assert_eq!(err(&d, ctx, "'1' = 1").code, "XPTY0004");
+}
+
+#[test]
+fn functions() {
+    let d = doc();
+    let r = root(&d);
+    let pid = "hl7:recordTarget/hl7:patientRole/hl7:id";
+    assert!(b(
+        &d,
+        r,
+        &format!(
+            "matches({pid}/@extension, '[A-Z0-9]{{16}}') and string-length({pid}/@extension)=16"
+        )
+    ));
+    assert!(b(
+        &d,
+        r,
+        "matches(hl7:id/@root,'^2\\.16\\.840\\.1\\.113883\\.2\\.9\\.2\\.(10|90)\\.4\\.4$')"
+    ));
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "concat('/', name(), '|', local-name(hl7:id), namespace-uri())"
+        ),
+        "/ClinicalDocument|idurn:hl7-org:v3"
+    );
+    assert_eq!(
+        s(&d, r, "substring-after(hl7:id/@root, '113883.')"),
+        "2.9.2.90.4.4"
+    );
+    assert_eq!(s(&d, r, "substring-before(hl7:id/@root, '.840')"), "2.16");
+    assert_eq!(s(&d, r, "substring('12345', 1.5, 2.6)"), "234");
+    assert_eq!(s(&d, r, "substring('12345', 0, 3)"), "12");
+    assert_eq!(s(&d, r, "substring('12345', 2)"), "2345");
+    assert_eq!(s(&d, r, "normalize-space('  a \n b  ')"), "a b");
+    assert_eq!(s(&d, r, "string(//hl7:patient/hl7:name)"), "MarioRossi");
+    assert_eq!(s(&d, r, "translate('abc', 'ab', 'B')"), "Bc");
+    assert_eq!(s(&d, r, "upper-case('àb')"), "ÀB");
+    assert_eq!(
+        s(&d, r, "string-join(//hl7:observation/hl7:code/@code, ',')"),
+        "a,b"
+    );
+    assert_eq!(s(&d, r, "sum((1, 2, 3))"), "6");
+    assert_eq!(s(&d, r, "sum(//hl7:value/@value)"), "1.5");
+    assert_eq!(s(&d, r, "round(2.5)"), "3");
+    assert_eq!(s(&d, r, "floor(-1.5)"), "-2");
+    assert_eq!(s(&d, r, "abs(-3)"), "3");
+    assert_eq!(s(&d, r, "1 div 2"), "0.5");
+    assert_eq!(s(&d, r, "7 idiv 2 + 7 mod 2 * 10"), "13");
+    assert_eq!(s(&d, r, "-(2) - -1"), "-1");
+    assert_eq!(s(&d, r, "count(1 to 5)"), "5");
+    assert_eq!(s(&d, r, "replace('a-b-c', '-', '+')"), "a+b+c");
+    assert_eq!(s(&d, r, "count(tokenize('a b  c', '\\s+'))"), "3");
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(distinct-values(//hl7:section/hl7:code/@code | //hl7:act/hl7:code/@code))"
+        ),
+        "3"
+    );
+    assert_eq!(
+        s(&d, r, "boolean('') or exists(()) or empty(hl7:id)"),
+        "false"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "starts-with(hl7:id/@root, '2.16') and ends-with(hl7:id/@root, '.4')"
+        ),
+        "true"
+    );
+    assert_eq!(s(&d, r, "string(true()) , false()"), "true false");
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "if (hl7:versionNumber/@value = '2') then 'due' else 'altro'"
+        ),
+        "due"
+    );
+    assert_eq!(s(&d, r, "lower-case(//hl7:value/@xsi:type)"), "pq");
+    assert_eq!(s(&d, r, "string(1e6)"), "1.0E6");
+}
+
+#[test]
+fn function_call_as_a_path_step() {
+    let d = doc();
+    let r = root(&d);
+    assert!(b(
+        &d,
+        r,
+        "//hl7:entry/hl7:act/count(hl7:entryRelationship)=2"
+    ));
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "//hl7:act/hl7:entryRelationship/count(hl7:observation)"
+        ),
+        "1 1"
+    );
+    assert!(!b(
+        &d,
+        r,
+        "//hl7:act/hl7:entryRelationship/count(hl7:observation)=2"
+    ));
+    assert_eq!(s(&d, r, "//hl7:observation/hl7:code/string(@code)"), "a b");
+    assert_eq!(
+        s(&d, r, "count(//hl7:act/(hl7:code | hl7:entryRelationship))"),
+        "3"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "//hl7:act/hl7:entryRelationship/hl7:observation/(hl7:code/@code)"
+        ),
+        "a b"
+    );
+}
+
+#[test]
+fn effective_boolean_value_and_errors() {
+    let d = doc();
+    let r = root(&d);
+    assert!(b(&d, r, "hl7:id"));
+    assert!(!b(&d, r, "hl7:nothing"));
+    assert!(b(&d, r, "'x'"));
+    assert!(!b(&d, r, "0"));
+    assert!(!b(&d, r, "number('x')"));
+    assert_eq!(err(&d, r, "boolean((1, 2))").code, "FORG0006");
+    assert_eq!(err(&d, r, "string(//hl7:code/@code)").code, "XPTY0004");
+    assert_eq!(
+        err(&d, r, "contains(//hl7:code/@code, 'a')").code,
+        "XPTY0004"
+    );
+    assert_eq!(err(&d, r, "(1, 2)/hl7:id").code, "XPTY0019");
+    assert_eq!(err(&d, r, "1 idiv 0").code, "FOAR0001");
+    assert_eq!(
+        err(
+            &d,
+            r,
+            "matches('a', $x)".replace("$x", "concat('(', '')").as_str()
+        )
+        .code,
+        "FORX0002"
+    );
+}
+
+#[test]
+fn compile_errors_name_the_problem() {
+    let n = ns();
+    for (src, needle) in [
+        ("count(", "end of the expression"),
+        ("foo(1)", "foo() is not supported"),
+        ("$undeclared", "not declared"),
+        ("bad:name", "prefix \"bad\""),
+        ("count(1, 2)", "2 arguments"),
+        ("for $x in 1 return $x", "not supported"),
+        ("namespace::x", "namespace axis"),
+        ("'unterminated", "unterminated"),
+        ("matches('a', '(a)\\1')", "back-references"),
+        ("1 +", "end of the expression"),
+        ("a b", "unexpected token"),
+        ("#", "unexpected character"),
+    ] {
+        let e = XPath::compile(src, &n).unwrap_err().to_string();
+        assert!(e.contains(needle), "{src}: {e}");
+    }
+    let deep = "(".repeat(500) + "1" + &")".repeat(500);
+    assert!(
+        XPath::compile(&deep, &n)
+            .unwrap_err()
+            .to_string()
+            .contains("nested deeper")
+    );
+    let wide = vec!["count(hl7:x)=1"; 3000].join(" or ");
+    assert!(
+        XPath::compile(&wide, &n).is_ok(),
+        "long flat or-chains are fine"
+    );
+}
+
+#[test]
+fn comments_and_lexical_corners() {
+    let d = doc();
+    let r = root(&d);
+    assert_eq!(s(&d, r, "(: a comment (: nested :) :) 1 + 1"), "2");
+    assert_eq!(s(&d, r, "'it''s' , \"say \"\"hi\"\"\""), "it's say \"hi\"");
+    assert_eq!(s(&d, r, "count(child::*) * 2 div 2"), "8");
+    assert_eq!(s(&d, r, ".5 + 1.5e0"), "2");
+    assert!(b(&d, r, "hl7:id/@root=hl7:setId/@root"));
+    assert!(b(&d, r, "count(hl7:realmCode)>=0"));
+    assert_eq!(s(&d, r, "count(*:id)"), "1");
+    assert_eq!(s(&d, r, "count(hl7:*)"), "8");
+    assert_eq!(s(&d, r, "count(//text()[normalize-space(.) != ''])"), "5");
+}
+
+#[test]
+fn specialized_comparisons_agree_with_the_general_ones() {
+    let d = doc();
+    let r = root(&d);
+    // count(path) op n, both operand orders, and the same test written so
+    // that the general comparison evaluates it.
+    for (n, op) in [
+        (0, "="),
+        (1, "="),
+        (2, "="),
+        (1, "!="),
+        (2, "<"),
+        (2, "<="),
+        (1, ">"),
+        (1, ">="),
+        (-1, ">"),
+        (-1, "="),
+    ] {
+        for path in [
+            "hl7:id",
+            "//hl7:code",
+            "hl7:nothing",
+            "//hl7:entryRelationship[hl7:observation]",
+        ] {
+            let fast = format!("count({path}) {op} {n}");
+            let flipped = format!(
+                "{n} {} count({path})",
+                match op {
+                    "<" => ">",
+                    "<=" => ">=",
+                    ">" => "<",
+                    ">=" => "<=",
+                    other => other,
+                }
+            );
+            let general = format!("(count({path}) + 0) {op} {n}");
+            assert_eq!(b(&d, r, &fast), b(&d, r, &general), "{fast}");
+            assert_eq!(b(&d, r, &flipped), b(&d, r, &general), "{flipped}");
+        }
+    }
+    // @name op 'text': present, absent, ordering, flipped.
+    for (test, expected) in [
+        ("hl7:templateId/@root", true),
+        ("hl7:id[@extension = 'ABC']", true),
+        ("hl7:id[@extension != 'ABC']", false),
+        ("hl7:id[@missing = 'ABC']", false),
+        ("hl7:id[@missing != 'ABC']", false),
+        ("hl7:id[@extension < 'ABD']", true),
+        ("hl7:id['ABD' > @extension]", true),
+        ("hl7:id['ABC' = @extension]", true),
+        ("hl7:versionNumber[@value = '2']", true),
+    ] {
+        assert_eq!(b(&d, r, test), expected, "{test}");
+    }
+}
+
+#[test]
+fn cached_path_bases_do_not_leak_between_context_nodes() {
+    let d = doc();
+    // The same base (hl7:observation/hl7:code) asked from two different
+    // entryRelationships, and with different last-step predicates, in one
+    // evaluation: each answer must be its own.
+    let xp = XPath::compile(
+        "count(//hl7:entryRelationship[count(hl7:observation/hl7:code[@code='a'])=1]) = 1 and \
+         count(//hl7:entryRelationship[count(hl7:observation/hl7:code[@code='b'])=1]) = 1 and \
+         count(//hl7:entryRelationship[count(hl7:observation/hl7:code)=1]) = 2 and \
+         count(//hl7:entryRelationship[count(hl7:observation/hl7:code[@code='c'])=1]) = 0",
+        &ns(),
+    )
+    .unwrap();
+    assert!(xp.evaluate_boolean(&d, d.root_element(), &[]).unwrap());
+}
+
+#[test]
+fn name_only_predicates_are_memoized_per_local_name_not_per_node() {
+    let d = doc();
+    let r = root(&d);
+    // Same predicate text twice (one memo slot), different names matching.
+    assert_eq!(
+        s(&d, r, "count(//*[contains(local-name(), 'Person')])"),
+        "1"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(//*[contains(local-name(), 'Organization')][hl7:telecom])"
+        ),
+        "1"
+    );
+    assert_eq!(
+        s(
+            &d,
+            r,
+            "count(//*[contains(local-name(), 'Person')]) + count(//hl7:name[..[contains(local-name(), 'Person')]])"
+        ),
+        "2"
+    );
+    // A predicate that looks at more than the name is not memoized wrongly:
+    // two `name` elements, only one of which has a `given` child named 'A'.
+    assert_eq!(
+        s(&d, r, "count(//*[local-name() = 'name'][hl7:given = 'A'])"),
+        "1"
+    );
+}
+
+#[test]
+fn the_deepest_expression_accepted_evaluates_on_a_small_stack() {
+    // The deepest nesting the compiler accepts, with long chains and paths
+    // at every level, compiled, evaluated and dropped on a thread with a
+    // 1 MiB stack (threads default to 2 MiB).
+    let mut src = String::from("count(hl7:id/@root)");
+    let mut levels = 0;
+    loop {
+        let next = format!(
+            "(1 {} + count(hl7:id[(@root = 'x') or ({src} > 1)]))",
+            vec!["+ 1"; 50].join(" ")
+        );
+        if XPath::compile(&next, &ns()).is_err() || next.len() > 5_000_000 {
+            break;
+        }
+        src = next;
+        levels += 1;
+    }
+    assert!(levels >= 8, "{levels}");
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let d = doc();
+            let xp = XPath::compile(&src, &ns()).unwrap();
+            xp.evaluate_string(&d, d.root_element(), &[]).unwrap()
+        })
+        .unwrap();
+    let value: f64 = handle.join().unwrap().parse().unwrap();
+    assert!(value > 0.0);
+}
