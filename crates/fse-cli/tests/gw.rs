@@ -41,8 +41,8 @@ async fn world_with(faults: fse_sim::faults::FaultPlan) -> World {
         sim.router(),
     )
     .unwrap();
-    let mut config = fse_cli::sim::client_config(&base);
-    config.push_str("\n[pades]\ncertificate = \"pdf-signer.cert.pem\"\nkey = \"pdf-signer.key.pem\"\nreason = \"Firma Digitale\"\n");
+    // The simulator's client configuration already names the PDF signer.
+    let config = fse_cli::sim::client_config(&base);
     std::fs::write(dir.path().join("fse.toml"), config).unwrap();
 
     let mut input =
