@@ -444,6 +444,51 @@ impl NationalErrorType {
         }
     }
 
+    /// The `title` member the Gateway writes for this type; `None` where
+    /// it has no fixed one (`connection-refused` copies the exception's
+    /// message, and the others are not documented) and for `Other`.
+    ///
+    /// Kept word for word, trailing full stop or not, because a simulator
+    /// that answers like the Gateway must send them unchanged. Most come
+    /// from the specification's table of errors (§8.3.1); that table does
+    /// not list `validator`, `id-doc` and `sign-error`, whose titles are the
+    /// ones fse-sim has always sent.
+    pub fn title(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::CdaElement => "Errore in fase di estrazione del CDA.",
+            Self::Syntax => "Errore di sintassi.",
+            Self::Semantic => "Errore semantico.",
+            Self::Vocabulary => "Errore vocabolario.",
+            Self::Validator => "Errore di validazione.",
+            Self::CdaMatch => "Errore in fase di recupero dell'esito della verifica.",
+            Self::MaxDayLimitExceed => {
+                "Error: document exceeded the maximum period to be published."
+            }
+            Self::DocumentHash => "Verifica hash fallita.",
+            Self::EmptyFile => "File vuoto.",
+            Self::DocumentType => "Il documento non è pdf.",
+            Self::MandatoryElement => "Campo obbligatorio non presente.",
+            Self::InvalidFormat => "Formato campo non valido.",
+            Self::IdDoc => "Campo id documento non valido",
+            Self::JwtValidation => "Campo token JWT non valido.",
+            Self::MandatoryElementToken => "Token JWT non valido.",
+            Self::MissingToken => "Token non fornito.",
+            Self::SignError => "Errore di firma.",
+            Self::FhirMappingType => "Mapping fhir fallito.",
+            Self::GenericError => "Errore generico.",
+            Self::GenericTimeout => "Generic timeout.",
+            Self::WorkflowIdErrorExtraction => "Errore in fase di estrazione del workflow id.",
+            Self::RecordNotFound => "Record non trovato.",
+            Self::EdsError => "Eds error.",
+            Self::IniError => "Ini error.",
+            Self::ConnectionRefused
+            | Self::Unauthorized
+            | Self::MockedService
+            | Self::SimulationError
+            | Self::Other(_) => return None,
+        })
+    }
+
     /// The HTTP status the Gateway usually answers with.
     pub fn usual_status(&self) -> u16 {
         match self {
@@ -523,6 +568,10 @@ mod tests {
         assert_eq!(p.trace_id.as_deref(), Some("7fee3f3e2fc75b30"));
         assert_eq!(p.workflow_instance_id.as_deref(), Some("x"));
         assert_eq!(p.national_type(), Some(NationalErrorType::CdaElement));
+        assert_eq!(
+            p.national_type().and_then(|t| t.title()),
+            p.title.as_deref()
+        );
         assert!(p.additional.is_empty());
         assert_eq!(
             p.to_string(),
@@ -688,6 +737,48 @@ mod tests {
             advice("/msg/jwt-validation", 403, Operation::Create).retry,
             Retry::Never
         );
+    }
+
+    #[test]
+    fn titles_as_the_gateway_writes_them() {
+        let title = |t: NationalErrorType| t.title();
+        // From the specification's table of errors, full stops included.
+        assert_eq!(
+            title(NationalErrorType::Semantic),
+            Some("Errore semantico.")
+        );
+        assert_eq!(
+            title(NationalErrorType::CdaMatch),
+            Some("Errore in fase di recupero dell'esito della verifica.")
+        );
+        assert_eq!(
+            title(NationalErrorType::DocumentType),
+            Some("Il documento non è pdf.")
+        );
+        assert_eq!(
+            title(NationalErrorType::MaxDayLimitExceed),
+            Some("Error: document exceeded the maximum period to be published.")
+        );
+        assert_eq!(
+            title(NationalErrorType::MissingToken),
+            Some("Token non fornito.")
+        );
+        assert_eq!(title(NationalErrorType::EdsError), Some("Eds error."));
+        // This one has no full stop.
+        assert_eq!(
+            title(NationalErrorType::IdDoc),
+            Some("Campo id documento non valido")
+        );
+        // connection-refused's title is the exception's message.
+        assert_eq!(title(NationalErrorType::ConnectionRefused), None);
+        assert_eq!(title(NationalErrorType::Other("x".into())), None);
+        // No two types share a title: a slip copying a line would.
+        let titled: Vec<&str> = NationalErrorType::listed()
+            .filter_map(NationalErrorType::title)
+            .collect();
+        let distinct: std::collections::HashSet<&str> = titled.iter().copied().collect();
+        assert_eq!(distinct.len(), titled.len());
+        assert!(titled.iter().all(|t| !t.trim().is_empty()));
     }
 
     #[test]

@@ -9,11 +9,12 @@
 //! 400 `/msg/id-doc`.
 
 use fse_model::DocumentId;
+use fse_model::problem::NationalErrorType;
 use fse_model::tables::{HealthDataFormat, InjectionMode};
 use serde_json::{Map, Value};
 
 use crate::codes;
-use crate::problem::{Problem, ProblemType};
+use crate::problem::Problem;
 
 /// The activity of a validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +175,13 @@ const METADATA_REQUIRED: &[&str] = &[
 ];
 
 fn mandatory(detail: impl Into<String>) -> Problem {
-    Problem::new(ProblemType::MandatoryElement, detail).with_instance("/request-missing-field")
+    Problem::new(NationalErrorType::MandatoryElement, detail)
+        .with_instance("/request-missing-field")
 }
 
 fn invalid(detail: impl Into<String>) -> Problem {
-    Problem::new(ProblemType::InvalidFormat, detail).with_instance("/request-invalid-date-format")
+    Problem::new(NationalErrorType::InvalidFormat, detail)
+        .with_instance("/request-invalid-date-format")
 }
 
 fn parse_object(raw: Option<&[u8]>) -> Result<Map<String, Value>, Problem> {
@@ -377,7 +380,7 @@ pub fn check_publication(raw: Option<&[u8]>) -> Result<PublicationBody, Problem>
     let rep = present(&map, "identificativoRep").unwrap_or_default();
     if !is_repository_id(rep) {
         return Err(Problem::new(
-            ProblemType::GenericError,
+            NationalErrorType::GenericError,
             format!("Il campo identificativoRep non è valido: {rep}."),
         )
         .with_status(http::StatusCode::BAD_REQUEST));
@@ -425,7 +428,7 @@ pub fn check_metadata(raw: Option<&[u8]>) -> Result<MetadataBody, Problem> {
 pub fn check_document_id(id: &str) -> Result<DocumentId, Problem> {
     DocumentId::parse(id).map_err(|e| {
         Problem::new(
-            ProblemType::IdDoc,
+            NationalErrorType::IdDoc,
             format!("L'identificativo documento non è valido: {e}."),
         )
         .with_instance("/invalid-id")
@@ -485,7 +488,7 @@ mod tests {
         })
     }
 
-    fn check(v: &Value) -> Result<PublicationBody, (u16, &'static str, String)> {
+    fn check(v: &Value) -> Result<PublicationBody, (u16, String, String)> {
         check_publication(Some(v.to_string().as_bytes()))
             .map_err(|p| (p.status.as_u16(), p.kind.type_uri(), p.detail))
     }
@@ -536,8 +539,15 @@ mod tests {
                     map.insert(field.to_owned(), value);
                 }
             }
-            let err = check(&v).err().unwrap_or((0, "accepted", String::new()));
-            assert_eq!((err.0, err.1), (400, expected), "{field}: {}", err.2);
+            let err = check(&v)
+                .err()
+                .unwrap_or((0, "accepted".to_owned(), String::new()));
+            assert_eq!(
+                (err.0, err.1.as_str()),
+                (400, expected),
+                "{field}: {}",
+                err.2
+            );
         }
     }
 
@@ -564,7 +574,7 @@ mod tests {
     fn bad_json_and_missing_body_are_mandatory_element() {
         for raw in [Some(&b"{"[..]), Some(&b"[]"[..]), None] {
             let p = check_publication(raw).err().map(|p| p.kind);
-            assert_eq!(p, Some(ProblemType::MandatoryElement));
+            assert_eq!(p, Some(NationalErrorType::MandatoryElement));
         }
     }
 

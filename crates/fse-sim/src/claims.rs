@@ -8,12 +8,13 @@
 //! `/jwt-mandatory-field-malformed`, `/jwt-person-id`,
 //! `/jwt-document-type`), except the hash (400 `/msg/document-hash`).
 
+use fse_model::problem::NationalErrorType;
 use fse_model::{FiscalCode, Locality, PersonId};
 use serde_json::{Map, Value};
 
 use crate::codes;
 use crate::operation::Operation;
-use crate::problem::{Problem, ProblemType};
+use crate::problem::Problem;
 
 /// The claims of the signature token the rest of the Gateway uses.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ const MALFORMED: &str = "/jwt-mandatory-field-malformed";
 
 fn missing(claim: &str) -> Problem {
     Problem::new(
-        ProblemType::JwtValidation,
+        NationalErrorType::JwtValidation,
         format!("Il campo {claim} del token JWT deve essere valorizzato."),
     )
     .with_instance(MISSING)
@@ -53,7 +54,7 @@ fn missing(claim: &str) -> Problem {
 
 fn malformed(claim: &str, why: impl std::fmt::Display) -> Problem {
     Problem::new(
-        ProblemType::JwtValidation,
+        NationalErrorType::JwtValidation,
         format!("Il campo {claim} del token JWT non è valido: {why}."),
     )
     .with_instance(MALFORMED)
@@ -315,7 +316,7 @@ pub fn check_against_cda(
         && !patient_extensions.iter().any(|e| e == person.id())
     {
         return Err(Problem::new(
-                ProblemType::JwtValidation,
+                NationalErrorType::JwtValidation,
                 format!(
                     "Il person_id del token JWT ({}) non corrisponde a nessun identificativo del paziente nel CDA.",
                     person.masked()
@@ -331,7 +332,7 @@ pub fn check_against_cda(
                 |(c, s)| format!("('{c}^^{s}')"),
             );
             return Err(Problem::new(
-                ProblemType::JwtValidation,
+                NationalErrorType::JwtValidation,
                 format!(
                     "Il resource_hl7_type del token JWT ('{want_code}^^{want_system}') non corrisponde al tipo del CDA {found}."
                 ),
@@ -353,7 +354,7 @@ pub fn check_attachment_hash(claims: &Claims, file: &[u8]) -> Result<(), Problem
     let actual = hex::encode(ring::digest::digest(&ring::digest::SHA256, file));
     if &actual != expected {
         return Err(Problem::new(
-            ProblemType::DocumentHash,
+            NationalErrorType::DocumentHash,
             "L'hash del documento non corrisponde all'attachment_hash del token JWT.",
         )
         .with_instance("/jwt-hash-match"));
@@ -509,6 +510,6 @@ mod tests {
         assert!(check_attachment_hash(&claims, file).is_ok());
         let e =
             check_attachment_hash(&claims, b"%PDF-other").map_err(|p| (p.status.as_u16(), p.kind));
-        assert_eq!(e.err(), Some((400, ProblemType::DocumentHash)));
+        assert_eq!(e.err(), Some((400, NationalErrorType::DocumentHash)));
     }
 }

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::response::Response;
 use fse_cda::xml::Document;
+use fse_model::problem::NationalErrorType;
 use fse_model::{DocumentId, WorkflowInstanceId};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -23,7 +24,7 @@ use crate::codes;
 use crate::engine::{CdaEngine, CdaFacts, PdfInspector, SignatureState, Verdict};
 use crate::jwt;
 use crate::operation::Operation;
-use crate::problem::{self, CallOutcome, FrontProblem, Problem, ProblemType, Trace};
+use crate::problem::{self, CallOutcome, FrontProblem, Problem, Trace};
 use crate::state::{
     DocumentStatus, HistoryEntry, MatchFailure, StatusEvent, Store, StoredDocument, event_date,
 };
@@ -139,7 +140,7 @@ impl Gateway {
         };
         let bearer = bearer_token(headers).ok_or_else(|| {
             Problem::new(
-                ProblemType::MissingToken,
+                NationalErrorType::MissingToken,
                 "Il token Authorization Bearer non è stato fornito.",
             )
             .with_status(missing_status)
@@ -148,7 +149,7 @@ impl Gateway {
         })?;
         let signature = header_text(headers, "fse-jwt-signature").ok_or_else(|| {
             Problem::new(
-                ProblemType::MissingToken,
+                NationalErrorType::MissingToken,
                 "Il token FSE-JWT-Signature non è stato fornito.",
             )
             .with_status(missing_status)
@@ -177,7 +178,7 @@ impl Gateway {
     fn authenticate_bearer_only(&self, headers: &HeaderMap, trace: &Trace) -> Result<(), Response> {
         let bearer = bearer_token(headers).ok_or_else(|| {
             Problem::new(
-                ProblemType::MissingToken,
+                NationalErrorType::MissingToken,
                 "Il token Authorization Bearer non è stato fornito.",
             )
             .with_instance("/missing-jwt")
@@ -271,8 +272,10 @@ impl Gateway {
         let file = match file {
             Some(f) if !f.is_empty() => f,
             _ => {
-                return Err(Problem::new(ProblemType::EmptyFile, "Il file è vuoto.")
-                    .with_instance("/empty-multipart-file"));
+                return Err(
+                    Problem::new(NationalErrorType::EmptyFile, "Il file è vuoto.")
+                        .with_instance("/empty-multipart-file"),
+                );
             }
         };
         if !file.starts_with(b"%PDF") {
@@ -282,7 +285,7 @@ impl Gateway {
                 StatusCode::BAD_REQUEST
             };
             return Err(Problem::new(
-                ProblemType::DocumentType,
+                NationalErrorType::DocumentType,
                 "Il file deve essere un documento PDF.",
             )
             .with_status(status)
@@ -290,7 +293,7 @@ impl Gateway {
         }
         let cda = self.inner.pdf.extract(file, mode).map_err(|why| {
             Problem::new(
-                ProblemType::CdaElement,
+                NationalErrorType::CdaElement,
                 format!("Nessun CDA trovato nel PDF: {why}."),
             )
             .with_instance("/cda-extraction")
@@ -301,7 +304,7 @@ impl Gateway {
     fn parse_cda(&self, cda: &[u8]) -> Result<(Document, CdaFacts), Problem> {
         let doc = self.inner.cda.parse(cda).map_err(|why| {
             Problem::new(
-                ProblemType::Syntax,
+                NationalErrorType::Syntax,
                 format!("Il CDA non è un XML ben formato: {why}."),
             )
             .with_instance("/schema-validation")
@@ -313,26 +316,26 @@ impl Gateway {
     fn validation_wii(facts: &CdaFacts) -> Result<String, Problem> {
         let Some((root, extension)) = &facts.document_id else {
             return Err(Problem::new(
-                ProblemType::WorkflowIdErrorExtraction,
+                NationalErrorType::WorkflowIdErrorExtraction,
                 "Impossibile ricavare il workflowInstanceId: ClinicalDocument/id senza @root o @extension.",
             ));
         };
         WorkflowInstanceId::for_validation(root, extension, nonce())
             .map(|w| w.as_str().to_owned())
-            .map_err(|e| Problem::new(ProblemType::WorkflowIdErrorExtraction, e.to_string()))
+            .map_err(|e| Problem::new(NationalErrorType::WorkflowIdErrorExtraction, e.to_string()))
     }
 
     fn run_validation(&self, doc: &Document, wii: &str) -> Result<Vec<String>, Problem> {
         match self.inner.cda.validate(doc) {
             Verdict::Accepted(warnings) => Ok(warnings),
             Verdict::Syntax(d) => {
-                Err(Problem::new(ProblemType::Syntax, d).with_workflow(Some(wii)))
+                Err(Problem::new(NationalErrorType::Syntax, d).with_workflow(Some(wii)))
             }
-            Verdict::Semantic(d) => Err(Problem::new(ProblemType::Semantic, d)
+            Verdict::Semantic(d) => Err(Problem::new(NationalErrorType::Semantic, d)
                 .with_instance("/schematron-malformed/error")
                 .with_workflow(Some(wii))),
             Verdict::Vocabulary(d) => {
-                Err(Problem::new(ProblemType::Vocabulary, d).with_workflow(Some(wii)))
+                Err(Problem::new(NationalErrorType::Vocabulary, d).with_workflow(Some(wii)))
             }
         }
     }
@@ -345,11 +348,11 @@ impl Gateway {
         match self.inner.pdf.signature(file) {
             SignatureState::Valid => Ok(()),
             SignatureState::Unsigned => Err(Problem::new(
-                ProblemType::SignError,
+                NationalErrorType::SignError,
                 "Il pdf non risulta firmato",
             )),
             SignatureState::Invalid(why) => Err(Problem::new(
-                ProblemType::SignError,
+                NationalErrorType::SignError,
                 format!("La firma del pdf non risulta valida: {why}"),
             )),
         }
@@ -505,15 +508,16 @@ impl Gateway {
             match taken {
                 Ok(wii) => wii,
                 Err(MatchFailure::NotValidated) => {
-                    return Err(
-                        Problem::new(ProblemType::CdaMatch, "Il CDA non risulta validato")
-                            .with_instance("/cda-validation")
-                            .into_response(trace),
-                    );
+                    return Err(Problem::new(
+                        NationalErrorType::CdaMatch,
+                        "Il CDA non risulta validato",
+                    )
+                    .with_instance("/cda-validation")
+                    .into_response(trace));
                 }
                 Err(MatchFailure::TooOld) => {
                     return Err(Problem::new(
-                        ProblemType::MaxDayLimitExceed,
+                        NationalErrorType::MaxDayLimitExceed,
                         "La validazione del CDA è più vecchia di 5 giorni: validarlo di nuovo.",
                     )
                     .with_instance("/msg/max-day-limit-exceed")
@@ -534,7 +538,7 @@ impl Gateway {
         {
             return Err(fail(
                 Problem::new(
-                    ProblemType::Validator,
+                    NationalErrorType::Validator,
                     format!(
                         "Non c'è correlazione tra il tipo documento {code} e il tipoDocumentoLivAlto {} (atteso {expected}).",
                         body.class_code
@@ -553,7 +557,7 @@ impl Gateway {
                     drop(store);
                     return Err(fail(
                         Problem::new(
-                            ProblemType::RecordNotFound,
+                            NationalErrorType::RecordNotFound,
                             format!("Il documento {old} da sostituire non è presente su INI."),
                         ),
                         Some(&wii),
@@ -651,7 +655,7 @@ impl Gateway {
         else {
             drop(store);
             return Err(Problem::new(
-                ProblemType::RecordNotFound,
+                NationalErrorType::RecordNotFound,
                 format!("Il documento {id} non è presente su INI."),
             )
             .with_instance("/msg/record-not-found")
@@ -716,7 +720,7 @@ impl Gateway {
         else {
             drop(store);
             return Err(Problem::new(
-                ProblemType::RecordNotFound,
+                NationalErrorType::RecordNotFound,
                 format!("Il documento {id} non è presente su INI."),
             )
             .with_instance("/msg/record-not-found")
@@ -789,7 +793,7 @@ impl Gateway {
                 "workflowInstanceId"
             };
             return Problem::new(
-                ProblemType::RecordNotFound,
+                NationalErrorType::RecordNotFound,
                 format!("Nessun evento per il {what} indicato."),
             )
             .into_response(&trace);
@@ -877,7 +881,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
 async fn read_multipart(request: Request) -> Result<(Option<Vec<u8>>, Option<Bytes>), Problem> {
     let mut multipart = Multipart::from_request(request, &()).await.map_err(|e| {
         Problem::new(
-            ProblemType::MandatoryElement,
+            NationalErrorType::MandatoryElement,
             format!("La richiesta deve essere multipart/form-data: {e}."),
         )
     })?;
@@ -889,7 +893,7 @@ async fn read_multipart(request: Request) -> Result<(Option<Vec<u8>>, Option<Byt
             Ok(None) => break,
             Err(e) => {
                 return Err(Problem::new(
-                    ProblemType::MandatoryElement,
+                    NationalErrorType::MandatoryElement,
                     format!("Il corpo multipart non è leggibile: {e}."),
                 ));
             }
@@ -898,7 +902,7 @@ async fn read_multipart(request: Request) -> Result<(Option<Vec<u8>>, Option<Byt
         let has_file_name = field.file_name().is_some();
         let bytes = field.bytes().await.map_err(|e| {
             Problem::new(
-                ProblemType::MandatoryElement,
+                NationalErrorType::MandatoryElement,
                 format!("La parte {name} non è leggibile: {e}."),
             )
         })?;

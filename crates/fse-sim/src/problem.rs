@@ -3,130 +3,15 @@
 //! the front (CART and the national GovWay).
 
 use axum::response::{IntoResponse, Response};
+use fse_model::problem::NationalErrorType;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
-
-/// A problem type of the national catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProblemType {
-    /// No `cda.xml` (or XFA resource) in the PDF.
-    CdaElement,
-    /// XSD failure.
-    Syntax,
-    /// Schematron failure (422).
-    Semantic,
-    /// Terminology failure.
-    Vocabulary,
-    /// Class/type correlation failure.
-    Validator,
-    /// No validation for this CDA, wrong wii, or validation already used.
-    CdaMatch,
-    /// Validation older than 5 days.
-    MaxDayLimitExceed,
-    /// `attachment_hash` differs from the SHA-256 of the file.
-    DocumentHash,
-    /// Empty file.
-    EmptyFile,
-    /// The file is not a PDF.
-    DocumentType,
-    /// Missing field, unknown property, bad JSON or bad enum value.
-    MandatoryElement,
-    /// Bad format (dates, codes).
-    InvalidFormat,
-    /// `identificativoDoc` or `{idDoc}` without `^suffix`.
-    IdDoc,
-    /// A JWT claim missing or wrong.
-    JwtValidation,
-    /// An undecodable JWT.
-    MandatoryElementToken,
-    /// A JWT header missing.
-    MissingToken,
-    /// PDF not signed, or its signature not valid.
-    SignError,
-    /// Anything else (e.g. a bad `identificativoRep`).
-    GenericError,
-    /// No `ClinicalDocument/id` to build the workflow instance id from.
-    WorkflowIdErrorExtraction,
-    /// Unknown workflow instance, trace or document.
-    RecordNotFound,
-}
-
-impl ProblemType {
-    /// The `type` member, as the Gateway writes it.
-    pub fn type_uri(self) -> &'static str {
-        match self {
-            ProblemType::CdaElement => "/msg/cda-element",
-            ProblemType::Syntax => "/msg/syntax",
-            ProblemType::Semantic => "/msg/semantic",
-            ProblemType::Vocabulary => "/msg/vocabulary",
-            ProblemType::Validator => "/msg/validator",
-            ProblemType::CdaMatch => "/msg/cda-match",
-            ProblemType::MaxDayLimitExceed => "/msg/max-day-limit-exceed",
-            ProblemType::DocumentHash => "/msg/document-hash",
-            ProblemType::EmptyFile => "/msg/empty-file",
-            ProblemType::DocumentType => "/msg/document-type",
-            ProblemType::MandatoryElement => "/msg/mandatory-element",
-            ProblemType::InvalidFormat => "/msg/invalid-format",
-            ProblemType::IdDoc => "/msg/id-doc",
-            ProblemType::JwtValidation => "/msg/jwt-validation",
-            ProblemType::MandatoryElementToken => "/msg/mandatory-element-token",
-            ProblemType::MissingToken => "/msg/missing-token",
-            ProblemType::SignError => "/msg/sign-error",
-            ProblemType::GenericError => "/msg/generic-error",
-            ProblemType::WorkflowIdErrorExtraction => "/msg/workflow-id-error-extraction",
-            ProblemType::RecordNotFound => "/msg/record-not-found",
-        }
-    }
-
-    /// The `title` member.
-    pub fn title(self) -> &'static str {
-        match self {
-            ProblemType::CdaElement => "Errore in fase di estrazione del CDA.",
-            ProblemType::Syntax => "Errore di sintassi.",
-            ProblemType::Semantic => "Errore semantico.",
-            ProblemType::Vocabulary => "Errore vocabolario.",
-            ProblemType::Validator => "Errore di validazione.",
-            ProblemType::CdaMatch => "Errore in fase di recupero dell'esito della verifica.",
-            ProblemType::MaxDayLimitExceed => {
-                "Error: document exceeded the maximum period to be published."
-            }
-            ProblemType::DocumentHash => "Verifica hash fallita.",
-            ProblemType::EmptyFile => "File vuoto.",
-            ProblemType::DocumentType => "Il documento non è pdf.",
-            ProblemType::MandatoryElement => "Campo obbligatorio non presente.",
-            ProblemType::InvalidFormat => "Formato campo non valido.",
-            ProblemType::IdDoc => "Campo id documento non valido",
-            ProblemType::JwtValidation => "Campo token JWT non valido.",
-            ProblemType::MandatoryElementToken => "Token JWT non valido.",
-            ProblemType::MissingToken => "Token non fornito.",
-            ProblemType::SignError => "Errore di firma.",
-            ProblemType::GenericError => "Errore generico.",
-            ProblemType::WorkflowIdErrorExtraction => {
-                "Errore in fase di estrazione del workflow id."
-            }
-            ProblemType::RecordNotFound => "Record non trovato.",
-        }
-    }
-
-    /// The usual HTTP status (some types vary with the operation; the
-    /// caller overrides those).
-    pub fn status(self) -> StatusCode {
-        match self {
-            ProblemType::Semantic => StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemType::JwtValidation
-            | ProblemType::MandatoryElementToken
-            | ProblemType::MissingToken => StatusCode::FORBIDDEN,
-            ProblemType::RecordNotFound => StatusCode::NOT_FOUND,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-}
 
 /// A national problem detail, ready to be sent.
 #[derive(Debug, Clone)]
 pub struct Problem {
     /// The catalogue entry.
-    pub kind: ProblemType,
+    pub kind: NationalErrorType,
     /// The HTTP status.
     pub status: StatusCode,
     /// What exactly is wrong.
@@ -139,10 +24,15 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with the type's usual status and no instance.
-    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
+    ///
+    /// Where the Gateway's status depends on the operation (document-type
+    /// 400 on publication, generic-error 400 in publication, missing-token
+    /// 400 on create/replace/delete), the caller sets it with
+    /// [`Problem::with_status`].
+    pub fn new(kind: NationalErrorType, detail: impl Into<String>) -> Self {
         Problem {
+            status: usual_status(&kind),
             kind,
-            status: kind.status(),
             detail: detail.into(),
             instance: String::new(),
             workflow_instance_id: None,
@@ -176,13 +66,19 @@ impl Problem {
             "traceID": trace.trace_id,
             "spanID": trace.span_id,
             "type": self.kind.type_uri(),
-            "title": self.kind.title(),
             "detail": self.detail,
             "status": self.status.as_u16(),
             "instance": self.instance,
         });
-        if let (Some(wii), Some(map)) = (&self.workflow_instance_id, body.as_object_mut()) {
-            map.insert("workflowInstanceId".to_owned(), Value::String(wii.clone()));
+        if let Some(map) = body.as_object_mut() {
+            // Every type the simulator sends has a title; one without is
+            // left out rather than sent as null.
+            if let Some(title) = self.kind.title() {
+                map.insert("title".to_owned(), Value::String(title.to_owned()));
+            }
+            if let Some(wii) = &self.workflow_instance_id {
+                map.insert("workflowInstanceId".to_owned(), Value::String(wii.clone()));
+            }
         }
         body
     }
@@ -193,11 +89,19 @@ impl Problem {
         response.extensions_mut().insert(CallOutcome {
             trace_id: Some(trace.trace_id.clone()),
             workflow_instance_id: self.workflow_instance_id.clone(),
-            problem_type: Some(self.kind.type_uri().to_owned()),
+            problem_type: Some(self.kind.type_uri()),
             document_id: None,
         });
         response
     }
+}
+
+/// The HTTP status of a national problem when the operation does not
+/// change it: the catalogue's usual one.
+fn usual_status(kind: &NationalErrorType) -> StatusCode {
+    // `usual_status` is always a valid error status; 500 only guards
+    // against a future entry that is not.
+    StatusCode::from_u16(kind.usual_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The trace and span ids the Gateway gives each request.
@@ -429,4 +333,57 @@ fn truncate_warning(w: &str) -> String {
     let mut out: String = w.chars().take(MAX - 3).collect();
     out.push_str("...");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_status_per_type_sent_without_override() {
+        use NationalErrorType as T;
+        // Every type the simulator sends without `with_status`, and the
+        // status it has always answered with.
+        let expected = [
+            (T::CdaElement, 400),
+            (T::Syntax, 400),
+            (T::Semantic, 422),
+            (T::Vocabulary, 400),
+            (T::Validator, 400),
+            (T::CdaMatch, 400),
+            (T::MaxDayLimitExceed, 400),
+            (T::DocumentHash, 400),
+            (T::EmptyFile, 400),
+            (T::MandatoryElement, 400),
+            (T::InvalidFormat, 400),
+            (T::IdDoc, 400),
+            (T::JwtValidation, 403),
+            (T::MissingToken, 403),
+            (T::SignError, 400),
+            (T::WorkflowIdErrorExtraction, 400),
+            (T::RecordNotFound, 404),
+        ];
+        for (kind, status) in expected {
+            let p = Problem::new(kind.clone(), "x");
+            assert_eq!(p.status.as_u16(), status, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn body_carries_type_and_title() {
+        let trace = Trace::new();
+        let body = Problem::new(NationalErrorType::DocumentType, "d")
+            .with_status(StatusCode::BAD_REQUEST)
+            .with_instance("/multipart-file")
+            .with_workflow(Some("w"))
+            .body(&trace);
+        assert_eq!(body["type"], "/msg/document-type");
+        assert_eq!(body["title"], "Il documento non è pdf.");
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["instance"], "/multipart-file");
+        assert_eq!(body["workflowInstanceId"], "w");
+        let untitled = Problem::new(NationalErrorType::Other("x".to_owned()), "d").body(&trace);
+        assert_eq!(untitled["type"], "/msg/x");
+        assert!(untitled.get("title").is_none());
+    }
 }
