@@ -975,8 +975,8 @@ impl<'a> Evaluator<'a> {
             Some(e) => self.string_arg(e, f, "regex flags")?,
             None => Cow::Borrowed(""),
         };
-        let translated = super::regex::translate_regex(&pattern, &flags)
-            .map_err(|m| DynamicError::new("FORX0002", m))?;
+        let translated = crate::xsd::regex::xpath_to_rust(&pattern, &flags)
+            .map_err(|e| DynamicError::new("FORX0002", e.to_string()))?;
         regex::RegexBuilder::new(&translated)
             .size_limit(1 << 20)
             .build()

@@ -37,7 +37,6 @@
 mod ast;
 pub(crate) mod eval;
 mod parse;
-mod regex;
 mod value;
 
 pub use ast::NameTable;

@@ -9,9 +9,9 @@ use super::ast::{
     ArithOp, Axis, CompiledRegex, Expr, Func, NameTable, NodeCmp, NodeTest, Path, Pred, SetOp,
     Start, Step,
 };
-use super::regex::translate_regex;
 use super::value::CmpOp;
 use crate::error::{Error, Result};
+use crate::xsd::regex::xpath_to_rust;
 
 /// The deepest nesting of parentheses, predicates and calls accepted, so a
 /// hostile expression cannot exhaust the stack.
@@ -958,7 +958,7 @@ impl<'s> Parser<'s, '_, '_> {
     }
 
     fn regex(&self, pattern: &str, flags: &str) -> Result<CompiledRegex> {
-        let translated = translate_regex(pattern, flags).map_err(|m| self.err(m))?;
+        let translated = xpath_to_rust(pattern, flags).map_err(|e| self.err(e.to_string()))?;
         let regex = regex::Regex::new(&translated)
             .map_err(|e| self.err(format!("regular expression {pattern:?}: {e}")))?;
         Ok(CompiledRegex {
