@@ -1,5 +1,6 @@
 //! Every XML file of the reference corpus parses, and the parser's view of
 //! it agrees with the facts the corpus states.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
