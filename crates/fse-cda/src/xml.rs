@@ -556,6 +556,9 @@ fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// How many distinct names to make room for up front.
+const NAMES_GUESS: usize = 256;
+
 struct Builder<'s> {
     source: &'s str,
     limits: Limits,
@@ -566,7 +569,10 @@ struct Builder<'s> {
     /// In-scope namespace bindings (prefix, uri); `scopes` marks each element's start.
     bindings: Vec<(Sym, Sym)>,
     scopes: Vec<usize>,
-    pending_text: String,
+    /// Where the text not yet made a node starts in the document's text
+    /// arena, and its position: character data is written to the arena as
+    /// it comes, so a text node's value is never copied twice.
+    pending_start: usize,
     pending_pos: Position,
     seen_root: bool,
     /// The current element's attributes (prefix, local, value range), reused across elements.
@@ -582,9 +588,11 @@ impl<'s> Builder<'s> {
             // node (a base64 attachment) must not reserve millions of nodes.
             nodes: Vec::with_capacity((source.len() / 16 + 8).min(limits.max_nodes)),
             text: String::with_capacity(source.len() / 2),
-            syms: Vec::new(),
-            sym_ids: FastMap::default(),
-            by_name: FastMap::default(),
+            // Room for the names of a typical CDA2 (a few hundred), so the
+            // tables are not rehashed as a document's names come in.
+            syms: Vec::with_capacity(NAMES_GUESS),
+            sym_ids: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
+            by_name: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
             ns_decls: Vec::new(),
         };
         let empty = intern(&mut doc, "");
@@ -614,11 +622,11 @@ impl<'s> Builder<'s> {
             stack: vec![(0, NONE)],
             bindings: vec![(xml, xml_ns)],
             scopes: Vec::new(),
-            pending_text: String::new(),
+            pending_start: 0,
             pending_pos: Position::default(),
             seen_root: false,
             attrs: Vec::new(),
-            qnames: FastMap::default(),
+            qnames: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
         }
     }
 
@@ -637,7 +645,12 @@ impl<'s> Builder<'s> {
                     return Err(self.reader_error(err, at));
                 }
             };
-            let pos = self.cursor.at(start);
+            // End tags need no position: skip the line and column count.
+            let pos = if matches!(event, Event::End(_)) {
+                Position::default()
+            } else {
+                self.cursor.at(start)
+            };
             match event {
                 Event::Start(e) => {
                     self.flush_text()?;
@@ -730,28 +743,31 @@ impl<'s> Builder<'s> {
     }
 
     fn push_text(&mut self, text: &str, pos: Position) {
-        if self.pending_text.is_empty() {
+        if self.doc.text.len() == self.pending_start {
             self.pending_pos = pos;
         }
-        self.pending_text.push_str(text);
+        self.doc.text.push_str(text);
     }
 
     fn flush_text(&mut self) -> Result<()> {
-        if self.pending_text.is_empty() {
+        let start = self.pending_start;
+        let len = self.doc.text.len() - start;
+        if len == 0 {
             return Ok(());
         }
-        let text = std::mem::take(&mut self.pending_text);
         let pos = self.pending_pos;
         if self.stack.len() == 1 {
-            // Outside the root element only whitespace may appear.
+            // Outside the root element only whitespace may appear; it makes no node.
+            let text = self.doc.text.get(start..).unwrap_or_default();
             if !text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
                 return Err(Self::malformed(pos, "text outside the root element"));
             }
+            self.doc.text.truncate(start);
         } else {
-            self.leaf(NodeKind::Text, Sym::EMPTY, &text, pos)?;
+            self.check_node_budget()?;
+            self.leaf_stored(NodeKind::Text, Sym::EMPTY, (saturate(start), saturate(len)), pos);
         }
-        self.pending_text = text;
-        self.pending_text.clear();
+        self.pending_start = self.doc.text.len();
         Ok(())
     }
 
@@ -765,6 +781,8 @@ impl<'s> Builder<'s> {
     fn store_text(&mut self, value: &str) -> (u32, u32) {
         let start = saturate(self.doc.text.len());
         self.doc.text.push_str(value);
+        // Stored values are never pending character data (callers flush first).
+        self.pending_start = self.doc.text.len();
         (start, saturate(value.len()))
     }
 
@@ -788,7 +806,13 @@ impl<'s> Builder<'s> {
 
     fn leaf(&mut self, kind: NodeKind, local: Sym, value: &str, pos: Position) -> Result<()> {
         self.check_node_budget()?;
-        let (value_start, value_len) = self.store_text(value);
+        let range = self.store_text(value);
+        self.leaf_stored(kind, local, range, pos);
+        Ok(())
+    }
+
+    /// Appends a leaf whose value is already in the text arena.
+    fn leaf_stored(&mut self, kind: NodeKind, local: Sym, (value_start, value_len): (u32, u32), pos: Position) {
         let id = saturate(self.doc.nodes.len());
         self.append(NodeData {
             kind,
@@ -805,7 +829,6 @@ impl<'s> Builder<'s> {
             value_len,
             pos,
         });
-        Ok(())
     }
 
     fn resolve(&self, prefix: Sym, pos: Position) -> Result<Sym> {

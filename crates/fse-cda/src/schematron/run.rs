@@ -32,24 +32,34 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
         prefix_nodes.resize_with(pattern.prefixes.len(), || None);
         for (ri, rule) in pattern.rules.iter().enumerate() {
             let ri = u32::try_from(ri).unwrap_or(UNCLAIMED - 1);
-            let selected = match rule.context_prefix {
-                Some(id) => prefix_value(&mut ev, &pattern.prefixes, &mut prefix_nodes, id)
-                    .map(Value::Nodes),
-                None => ev.eval(&rule.context, top),
-            };
-            match selected {
-                Ok(Value::Nodes(nodes)) => {
-                    for n in nodes {
-                        if let Some(slot) = owner.get_mut(n.index())
-                            && *slot == UNCLAIMED
-                        {
-                            *slot = ri;
-                            claims.push((n, ri));
-                        }
+            // A prefix's nodes are borrowed from the memo: many rules share
+            // one prefix, and copying its node list for each would cost more
+            // than claiming the nodes.
+            let mut claim = |nodes: &[NodeId]| {
+                for &n in nodes {
+                    if let Some(slot) = owner.get_mut(n.index())
+                        && *slot == UNCLAIMED
+                    {
+                        *slot = ri;
+                        claims.push((n, ri));
                     }
                 }
-                Ok(_) => {}
-                Err(e) => hits.push(error_hit(doc, NodeId::DOCUMENT, "rule context", &e)),
+            };
+            let failed = match rule.context_prefix {
+                Some(id) => prefix_value(&mut ev, &pattern.prefixes, &mut prefix_nodes, id)
+                    .map(&mut claim)
+                    .err(),
+                None => match ev.eval(&rule.context, top) {
+                    Ok(Value::Nodes(nodes)) => {
+                        claim(&nodes);
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(e),
+                },
+            };
+            if let Some(e) = failed {
+                hits.push(error_hit(doc, NodeId::DOCUMENT, "rule context", &e));
             }
         }
         claims.sort_unstable();
@@ -81,12 +91,12 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
 }
 
 /// The nodes of a prefix, computed once per document from its parent's.
-fn prefix_value<'a>(
+fn prefix_value<'a, 'm>(
     ev: &mut Evaluator<'a>,
     prefixes: &'a [Prefix],
-    memo: &mut [Option<Result<Vec<NodeId>, DynamicError>>],
+    memo: &'m mut [Option<Result<Vec<NodeId>, DynamicError>>],
     id: usize,
-) -> Result<Vec<NodeId>, DynamicError> {
+) -> Result<&'m [NodeId], DynamicError> {
     // The chain from the root down to `id`, then evaluated top-down.
     let mut chain = vec![id];
     while let Some(&last) = chain.last() {
@@ -102,23 +112,23 @@ fn prefix_value<'a>(
         let Some(prefix) = prefixes.get(node) else {
             continue;
         };
-        let input = match prefix.parent {
-            None => Ok(vec![NodeId::DOCUMENT]),
-            Some(parent) => memo
-                .get(parent)
-                .cloned()
-                .flatten()
-                .unwrap_or_else(|| Ok(Vec::new())),
+        let result = match prefix.parent {
+            None => ev.axis_step(&prefix.step, &[NodeId::DOCUMENT]),
+            Some(parent) => match memo.get(parent) {
+                Some(Some(Ok(nodes))) => ev.axis_step(&prefix.step, nodes),
+                Some(Some(Err(e))) => Err(e.clone()),
+                _ => ev.axis_step(&prefix.step, &[]),
+            },
         };
-        let result = input.and_then(|nodes| ev.axis_step(&prefix.step, &nodes));
         if let Some(slot) = memo.get_mut(node) {
             *slot = Some(result);
         }
     }
-    memo.get(id)
-        .cloned()
-        .flatten()
-        .unwrap_or_else(|| Ok(Vec::new()))
+    match memo.get(id) {
+        Some(Some(Ok(nodes))) => Ok(nodes),
+        Some(Some(Err(e))) => Err(e.clone()),
+        _ => Ok(&[]),
+    }
 }
 
 fn bind<'a>(ev: &mut Evaluator<'a>, l: &'a Let, focus: Focus<'_, 'a>) {
