@@ -579,6 +579,10 @@ struct Builder<'s> {
     attrs: Vec<(Sym, Sym, u32, u32)>,
     /// Qualified names already split and interned.
     qnames: FastMap<Box<str>, (Sym, Sym)>,
+    /// By symbol, the last start tag (its stamp) with an attribute of that
+    /// local name, and with a declaration of that prefix.
+    seen_attrs: Vec<u32>,
+    seen_decls: Vec<u32>,
 }
 
 impl<'s> Builder<'s> {
@@ -627,6 +631,8 @@ impl<'s> Builder<'s> {
             seen_root: false,
             attrs: Vec::new(),
             qnames: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
+            seen_attrs: Vec::new(),
+            seen_decls: Vec::new(),
         }
     }
 
@@ -666,8 +672,12 @@ impl<'s> Builder<'s> {
                     self.close();
                 }
                 Event::Text(t) => {
-                    let text = t.xml10_content();
-                    self.push_text(&text, pos);
+                    if self.doc.text.len() == self.pending_start {
+                        self.pending_pos = pos;
+                    }
+                    // Line ends normalized straight into the arena (what
+                    // `xml10_content` does through a `Cow` per event).
+                    push_xml10_eols(&mut self.doc.text, t.as_ref());
                 }
                 Event::CData(c) => {
                     let text = c.xml10_content();
@@ -863,32 +873,17 @@ impl<'s> Builder<'s> {
         let mut attrs = std::mem::take(&mut self.attrs);
         attrs.clear();
         let mark = self.bindings.len();
-        for attr in start.attributes().with_checks(true) {
-            let attr = attr.map_err(|e| Self::malformed(pos, format!("bad attribute: {e}")))?;
-            let key: &str = attr.key.as_ref();
-            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
-                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                    Error::UndefinedEntity { name, line: pos.line, column: pos.column }
-                }
-                other => Self::malformed(pos, format!("attribute {key}: {other}")),
-            })?;
-            if key == "xmlns" {
-                // `xmlns=""` undeclares the default namespace: bound to EMPTY.
-                let uri = intern(&mut self.doc, &value);
-                self.bindings.push((Sym::EMPTY, uri));
-            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                if value.is_empty() {
-                    return Err(Self::malformed(pos, format!("prefix {prefix:?} bound to an empty namespace")));
-                }
-                let p = intern(&mut self.doc, prefix);
-                let uri = intern(&mut self.doc, &value);
-                self.bindings.push((p, uri));
-            } else {
-                let (p, l) = self.intern_qname(key);
-                // The text arena only grows, so the value can be stored before its node exists.
-                let (start, len) = self.store_text(&value);
-                attrs.push((p, l, start, len));
-            }
+        let text_mark = self.doc.text.len();
+        // quick_xml's duplicate check allocates a list per tag; repeated
+        // names are spotted here by symbol instead, and only a tag that
+        // repeats a local name or a declared prefix is read again with
+        // quick_xml's check, for its exact verdict and error.
+        if !self.read_attributes(start, pos, &mut attrs, false)? {
+            attrs.clear();
+            self.bindings.truncate(mark);
+            self.doc.text.truncate(text_mark);
+            self.pending_start = text_mark;
+            self.read_attributes(start, pos, &mut attrs, true)?;
         }
 
         let name: &str = start.name().into_inner();
@@ -946,6 +941,79 @@ impl<'s> Builder<'s> {
         Ok(())
     }
 
+    /// Reads a start tag's attributes: namespace declarations into
+    /// `bindings`, the others into `attrs` with their values stored.
+    /// Unless `checked`, quick_xml does not look for repeated names and
+    /// `Ok(false)` means a local name or declared prefix came twice (a
+    /// duplicate, or names like `a:x` and `b:x`): the caller undoes the
+    /// pass and reads again `checked`.
+    fn read_attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        pos: Position,
+        attrs: &mut Vec<(Sym, Sym, u32, u32)>,
+        checked: bool,
+    ) -> Result<bool> {
+        // Stamps are the element's id-to-be: unique per start tag.
+        let stamp = saturate(self.doc.nodes.len());
+        for attr in start.attributes().with_checks(checked) {
+            let attr = attr.map_err(|e| Self::malformed(pos, format!("bad attribute: {e}")))?;
+            let key: &str = attr.key.as_ref();
+            // Interned before the value is read, as quick_xml rejects a
+            // repeated name before looking at its value.
+            let decl = if key == "xmlns" {
+                Some(None)
+            } else {
+                key.strip_prefix("xmlns:").map(Some)
+            };
+            let names = match decl {
+                Some(None) => None,
+                Some(Some(prefix)) => Some((intern(&mut self.doc, prefix), None)),
+                None => {
+                    let (p, l) = self.intern_qname(key);
+                    Some((p, Some(l)))
+                }
+            };
+            if !checked {
+                let repeated = match names {
+                    None => first_seen(&mut self.seen_decls, Sym::EMPTY, stamp),
+                    Some((p, None)) => first_seen(&mut self.seen_decls, p, stamp),
+                    Some((_, Some(l))) => first_seen(&mut self.seen_attrs, l, stamp),
+                };
+                if !repeated {
+                    return Ok(false);
+                }
+            }
+            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
+                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+                    Error::UndefinedEntity { name, line: pos.line, column: pos.column }
+                }
+                other => Self::malformed(pos, format!("attribute {key}: {other}")),
+            })?;
+            match (decl, names) {
+                (Some(None), _) => {
+                    // `xmlns=""` undeclares the default namespace: bound to EMPTY.
+                    let uri = intern(&mut self.doc, &value);
+                    self.bindings.push((Sym::EMPTY, uri));
+                }
+                (Some(Some(prefix)), Some((p, _))) => {
+                    if value.is_empty() {
+                        return Err(Self::malformed(pos, format!("prefix {prefix:?} bound to an empty namespace")));
+                    }
+                    let uri = intern(&mut self.doc, &value);
+                    self.bindings.push((p, uri));
+                }
+                (_, Some((p, Some(l)))) => {
+                    // The text arena only grows, so the value can be stored before its node exists.
+                    let (start, len) = self.store_text(&value);
+                    attrs.push((p, l, start, len));
+                }
+                _ => {}
+            }
+        }
+        Ok(true)
+    }
+
     /// The interned (prefix, local name) of a qualified name, with one hash
     /// lookup for names seen before.
     fn intern_qname(&mut self, qname: &str) -> (Sym, Sym) {
@@ -967,6 +1035,28 @@ impl<'s> Builder<'s> {
             self.bindings.truncate(mark);
         }
     }
+}
+
+/// Appends `text` with XML 1.0 line-end handling: `\r\n` and a lone `\r`
+/// become `\n`.
+fn push_xml10_eols(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        out.push('\n');
+        let after = rest.get(i + 1..).unwrap_or_default();
+        rest = after.strip_prefix('\n').unwrap_or(after);
+    }
+    out.push_str(rest);
+}
+
+/// Stamps `sym` as seen in the tag `stamp`; false when it already was.
+fn first_seen(table: &mut Vec<u32>, sym: Sym, stamp: u32) -> bool {
+    let i = sym.index();
+    if table.len() <= i {
+        table.resize(i + 1, NONE);
+    }
+    table.get_mut(i).is_some_and(|seen| std::mem::replace(seen, stamp) != stamp)
 }
 
 fn split_qname(name: &str) -> (&str, &str) {
@@ -1116,6 +1206,38 @@ mod tests {
             Document::parse(b"<r>\xff</r>"),
             Err(Error::InvalidEncoding { offset: 3, .. })
         ));
+    }
+
+    #[test]
+    fn repeated_attribute_names() {
+        let message = |xml: &str| match parse(xml) {
+            Err(Error::NotWellFormed { message, .. }) => message,
+            other => panic!("{xml}: {other:?}"),
+        };
+        // quick_xml's own verdict, positions included.
+        assert_eq!(
+            message("<r a='1' b='2' a='3'/>"),
+            "bad attribute: position 14: duplicated attribute, previous declaration at position 2"
+        );
+        assert!(message("<r xmlns:p='u' xmlns:p='v'/>").contains("duplicated attribute"));
+        assert!(message("<r xmlns='u' xmlns='v'/>").contains("duplicated attribute"));
+        // A repeated name is reported before a bad value in the same attribute.
+        assert!(message("<r a='1' a='&bad;'/>").contains("duplicated attribute"));
+        // Same local name or same (empty) prefix, different names: fine, and
+        // read exactly as without the repetition.
+        let doc = parse("<r xmlns:p='u' xmlns:q='v' p:x='1' q:x='2' x='3'><s x='4'/></r>").unwrap();
+        let r = doc.root_element();
+        assert_eq!(doc.attribute(r, "u", "x"), Some("1"));
+        assert_eq!(doc.attribute(r, "v", "x"), Some("2"));
+        assert_eq!(doc.attr(r, "x"), Some("3"));
+        assert_eq!(doc.attributes(r).count(), 3);
+        assert_eq!(doc.lookup_namespace(r, "q"), Some("v"));
+    }
+
+    #[test]
+    fn text_line_ends_are_normalized() {
+        let doc = parse("<r>a\r\nb\rc\n&amp;\r</r>").unwrap();
+        assert_eq!(doc.string_value(doc.root_element()), "a\nb\nc\n&\n");
     }
 
     #[test]
