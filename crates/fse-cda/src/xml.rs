@@ -905,7 +905,8 @@ impl<'s> Builder<'s> {
             value_len: 0,
             pos,
         });
-        self.doc.by_name.entry((ns, local)).or_default().push(NodeId(id));
+        // Most names come more than once: start past the smallest sizes.
+        self.doc.by_name.entry((ns, local)).or_insert_with(|| Vec::with_capacity(8)).push(NodeId(id));
         for &(prefix, uri) in &self.bindings[mark..] {
             self.doc.ns_decls.push((id, prefix, uri));
         }

@@ -587,16 +587,20 @@ impl<'a> Evaluator<'a> {
         let Step::Axis { axis, test, .. } = last else {
             return Ok((0, 0));
         };
-        let mut out = Vec::new();
+        // Straight into the arena; a failed walk leaves nothing behind.
+        let mark = self.arena.len();
         for &n in &current {
-            self.axis_walk(*axis, test, n, &mut |_, m| {
-                out.push(m);
+            let walked = self.axis_walk(*axis, test, n, &mut |ev, m| {
+                ev.arena.push(m);
                 Ok(false)
-            })?;
+            });
+            if let Err(e) = walked {
+                self.arena.truncate(mark);
+                return Err(e);
+            }
         }
-        let from = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
-        let len = u32::try_from(out.len()).unwrap_or(0);
-        self.arena.extend_from_slice(&out);
+        let from = u32::try_from(mark).unwrap_or(u32::MAX);
+        let len = u32::try_from(self.arena.len() - mark).unwrap_or(0);
         self.base_cache.insert((start, base), (from, len));
         Ok((from, len))
     }
@@ -608,7 +612,8 @@ impl<'a> Evaluator<'a> {
         let Step::Axis { axis, test, preds } = step else {
             return Err(DynamicError::new("XPST0003", "internal: not an axis step"));
         };
-        let mut out = Vec::new();
+        // At least one node per input is the common case (child steps).
+        let mut out = Vec::with_capacity(input.len());
         for &n in input {
             self.step_nodes(*axis, test, preds, n, &mut out)?;
         }
