@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -182,8 +183,9 @@ struct NodeData {
 pub struct Document {
     nodes: Vec<NodeData>,
     text: String,
-    syms: Vec<Box<str>>,
-    sym_ids: FastMap<Box<str>, Sym>,
+    /// Symbol strings, each allocated once and shared with `sym_ids`.
+    syms: Vec<Arc<str>>,
+    sym_ids: FastMap<Arc<str>, Sym>,
     by_name: FastMap<(Sym, Sym), Vec<NodeId>>,
     /// Namespace declarations (element id, prefix, uri), in document order.
     ns_decls: Vec<(u32, Sym, Sym)>,
@@ -578,7 +580,7 @@ struct Builder<'s> {
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
     /// Qualified names already split and interned.
-    qnames: FastMap<Box<str>, (Sym, Sym)>,
+    qnames: FastMap<Arc<str>, (Sym, Sym)>,
     /// By symbol, the last start tag (its stamp) with an attribute of that
     /// local name, and with a declaration of that prefix.
     seen_attrs: Vec<u32>,
@@ -1023,7 +1025,12 @@ impl<'s> Builder<'s> {
         }
         let (prefix, local) = split_qname(qname);
         let pair = (intern(&mut self.doc, prefix), intern(&mut self.doc, local));
-        self.qnames.insert(qname.into(), pair);
+        // An unprefixed name is its local name: share that symbol's string.
+        let key = match self.doc.syms.get(pair.1.index()) {
+            Some(text) if **text == *qname => Arc::clone(text),
+            _ => qname.into(),
+        };
+        self.qnames.insert(key, pair);
         pair
     }
 
@@ -1069,8 +1076,9 @@ fn intern(doc: &mut Document, s: &str) -> Sym {
         return sym;
     }
     let sym = Sym(saturate(doc.syms.len()));
-    doc.syms.push(s.into());
-    doc.sym_ids.insert(s.into(), sym);
+    let text: Arc<str> = s.into();
+    doc.syms.push(Arc::clone(&text));
+    doc.sym_ids.insert(text, sym);
     sym
 }
 
