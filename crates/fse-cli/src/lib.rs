@@ -75,3 +75,51 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args, &cli.global),
     }
 }
+
+/// Whether an error only says that the reader of our standard output went
+/// away (`fse pdf verify --format json | head`): nothing is wrong with the
+/// command, so `main` exits without a message, with the status a shell
+/// gives a program killed by SIGPIPE.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        // serde_json keeps the I/O error inside, not as its source.
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The exit status after a broken pipe (128 + SIGPIPE).
+pub const BROKEN_PIPE_STATUS: u8 = 141;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_pipe_is_recognised_through_context() {
+        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed");
+        let err = anyhow::Error::new(io).context("writing the report");
+        assert!(is_broken_pipe(&err));
+        let json = serde_json::Error::io(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "closed",
+        ));
+        assert!(is_broken_pipe(&anyhow::Error::new(json)));
+    }
+
+    #[test]
+    fn other_errors_are_not_a_broken_pipe() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "missing");
+        assert!(!is_broken_pipe(&anyhow::Error::new(io).context("reading")));
+        assert!(!is_broken_pipe(&anyhow::anyhow!(
+            "broken pipe, in words only"
+        )));
+    }
+}
