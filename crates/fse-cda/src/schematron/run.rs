@@ -257,25 +257,41 @@ fn collapse_whitespace(s: &str) -> String {
 /// An XPath to the node: `/ClinicalDocument[1]/author[1]/@typeCode`, names
 /// as written in the document, positions among same-named siblings.
 pub(crate) fn location(doc: &Document, n: NodeId) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    use std::fmt::Write as _;
+    // The steps, innermost first, then written outermost first into one String.
+    let mut steps: Vec<NodeId> = Vec::new();
     let mut cur = Some(n);
     while let Some(c) = cur {
+        if doc.kind(c) == NodeKind::Document {
+            break;
+        }
+        steps.push(c);
+        cur = doc.parent(c);
+    }
+    let mut out = String::with_capacity(steps.len() * 24);
+    for &c in steps.iter().rev() {
+        out.push('/');
         match doc.kind(c) {
-            NodeKind::Document => break,
-            NodeKind::Attribute => parts.push(format!("@{}", doc.qualified_name(c))),
+            NodeKind::Document => {}
+            NodeKind::Attribute => {
+                out.push('@');
+                out.push_str(&doc.qualified_name(c));
+            }
             NodeKind::Element => {
                 let name = doc.name_syms(c);
                 let pos = 1 + std::iter::successors(doc.prev_sibling(c), |&s| doc.prev_sibling(s))
                     .filter(|&s| doc.kind(s) == NodeKind::Element && doc.name_syms(s) == name)
                     .count();
-                parts.push(format!("{}[{pos}]", doc.qualified_name(c)));
+                out.push_str(&doc.qualified_name(c));
+                let _ = write!(out, "[{pos}]");
             }
-            NodeKind::Text => parts.push("text()".into()),
-            NodeKind::Comment => parts.push("comment()".into()),
-            NodeKind::ProcessingInstruction => parts.push("processing-instruction()".into()),
+            NodeKind::Text => out.push_str("text()"),
+            NodeKind::Comment => out.push_str("comment()"),
+            NodeKind::ProcessingInstruction => out.push_str("processing-instruction()"),
         }
-        cur = doc.parent(c);
     }
-    parts.reverse();
-    format!("/{}", parts.join("/"))
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }

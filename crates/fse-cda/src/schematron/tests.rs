@@ -175,3 +175,28 @@ fn versions_compare_numerically() {
     );
     assert_eq!(load::version_from_file_name("rules.sch"), "0");
 }
+
+#[test]
+fn locations_of_every_node_kind() {
+    use super::run::location;
+    let doc = Document::parse(
+        br#"<r xmlns:p="u"><a/><p:b x="1"/><a>t<!--c--><?pi d?></a></r>"#,
+    )
+    .unwrap();
+    let r = doc.root_element();
+    let kids: Vec<_> = doc.child_elements(r).collect();
+    assert_eq!(location(&doc, crate::xml::NodeId::DOCUMENT), "/");
+    assert_eq!(location(&doc, r), "/r[1]");
+    assert_eq!(location(&doc, kids[2]), "/r[1]/a[2]");
+    let x = doc.attributes(kids[1]).next().unwrap();
+    assert_eq!(location(&doc, x), "/r[1]/p:b[1]/@x");
+    let inner: Vec<_> = doc.children(kids[2]).map(|n| location(&doc, n)).collect();
+    assert_eq!(
+        inner,
+        [
+            "/r[1]/a[2]/text()",
+            "/r[1]/a[2]/comment()",
+            "/r[1]/a[2]/processing-instruction()"
+        ]
+    );
+}
