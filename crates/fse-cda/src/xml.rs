@@ -987,12 +987,18 @@ impl<'s> Builder<'s> {
                     return Ok(false);
                 }
             }
-            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
-                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                    Error::UndefinedEntity { name, line: pos.line, column: pos.column }
-                }
-                other => Self::malformed(pos, format!("attribute {key}: {other}")),
-            })?;
+            // Most values have no tab, line end or reference, and quick_xml's
+            // normalization would hand them back unchanged: skip its pass.
+            let value = if attr.value.bytes().any(|b| matches!(b, b'\t' | b'\r' | b'\n' | b'&')) {
+                attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
+                    quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+                        Error::UndefinedEntity { name, line: pos.line, column: pos.column }
+                    }
+                    other => Self::malformed(pos, format!("attribute {key}: {other}")),
+                })?
+            } else {
+                Cow::Borrowed(&*attr.value)
+            };
             match (decl, names) {
                 (Some(None), _) => {
                     // `xmlns=""` undeclares the default namespace: bound to EMPTY.
