@@ -2,10 +2,9 @@
 //! the FSE.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::support::parsed_string_impls;
 use crate::error::{Error, masked};
 
 /// A fiscal code whose form and check character were verified.
@@ -196,43 +195,13 @@ fn check_numeric(bytes: &[u8]) -> Result<(), &'static str> {
     }
 }
 
-impl fmt::Display for FiscalCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 impl fmt::Debug for FiscalCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "FiscalCode({})", self.masked())
     }
 }
 
-impl FromStr for FiscalCode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::parse(s)
-    }
-}
-
-impl AsRef<str> for FiscalCode {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for FiscalCode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for FiscalCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+parsed_string_impls!(FiscalCode, 0);
 
 #[cfg(test)]
 pub(crate) mod tests {

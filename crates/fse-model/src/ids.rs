@@ -1,11 +1,10 @@
 //! Document ids (`root^extension`) and workflow instance ids.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use crate::support::parsed_string_impls;
 use crate::error::{Error, shown};
 use crate::oid::{Oid, region_code_of};
 
@@ -274,50 +273,20 @@ fn hex_lower(bytes: &[u8]) -> String {
     out
 }
 
-macro_rules! string_newtype_impls {
-    ($ty:ident, $field:tt) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.$field)
-            }
-        }
+parsed_string_impls!(DocumentId, value);
+parsed_string_impls!(WorkflowInstanceId, 0);
 
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($ty), &self.$field)
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                Self::parse(s)
-            }
-        }
-
-        impl AsRef<str> for $ty {
-            fn as_ref(&self) -> &str {
-                &self.$field
-            }
-        }
-
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.$field)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
+impl fmt::Debug for DocumentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DocumentId({:?})", &self.value)
+    }
 }
 
-string_newtype_impls!(DocumentId, value);
-string_newtype_impls!(WorkflowInstanceId, 0);
+impl fmt::Debug for WorkflowInstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WorkflowInstanceId({:?})", &self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {

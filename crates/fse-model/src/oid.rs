@@ -3,10 +3,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::support::parsed_string_impls;
 use crate::error::{Error, shown};
 
 /// An object identifier in dotted form, checked: at least two arcs, arcs
@@ -119,43 +118,13 @@ fn check(value: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-impl fmt::Display for Oid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 impl fmt::Debug for Oid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Oid({})", self.0)
     }
 }
 
-impl FromStr for Oid {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::parse(s)
-    }
-}
-
-impl AsRef<str> for Oid {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for Oid {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Oid {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+parsed_string_impls!(Oid, 0);
 
 #[cfg(test)]
 pub(crate) mod tests {

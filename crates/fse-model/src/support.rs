@@ -20,3 +20,45 @@ impl fmt::Debug for Masked<'_> {
         write!(f, "{:?}", crate::error::masked(self.0))
     }
 }
+
+/// The trait impls every parsed string newtype shares: `Display`, `FromStr`,
+/// `AsRef<str>`, and serde through `parse`, so that a value read from JSON
+/// is checked like one built in code. `Debug` stays with each type: some
+/// must mask what they hold.
+macro_rules! parsed_string_impls {
+    ($ty:ident, $field:tt) => {
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.$field)
+            }
+        }
+
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::error::Error;
+            fn from_str(s: &str) -> Result<Self, $crate::error::Error> {
+                Self::parse(s)
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.$field
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.$field)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as ::serde::Deserialize>::deserialize(d)?;
+                Self::parse(&s).map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+pub(crate) use parsed_string_impls;
