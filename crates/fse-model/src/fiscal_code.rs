@@ -3,9 +3,8 @@
 
 use std::fmt;
 
-
-use crate::support::parsed_string_impls;
 use crate::error::{Error, masked};
+use crate::support::parsed_string_impls;
 
 /// A fiscal code whose form and check character were verified.
 ///

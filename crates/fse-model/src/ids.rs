@@ -4,9 +4,9 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::parsed_string_impls;
 use crate::error::{Error, shown};
 use crate::oid::{Oid, region_code_of};
+use crate::support::parsed_string_impls;
 
 /// A document's unique id as the Gateway wants it: `root^extension`, e.g.
 /// `2.16.840.1.113883.2.9.2.90.4.4^ABC123`, the CDA's

@@ -4,9 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-
-use crate::support::parsed_string_impls;
 use crate::error::{Error, shown};
+use crate::support::parsed_string_impls;
 
 /// An object identifier in dotted form, checked: at least two arcs, arcs
 /// without leading zeros, a first arc of 0, 1 or 2 (and a second arc of at
