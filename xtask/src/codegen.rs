@@ -28,7 +28,8 @@ pub fn rust_file(tokens: proc_macro2::TokenStream) -> anyhow::Result<String> {
 /// The repository root: the parent of this crate's directory.
 pub fn repo_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map_or_else(|| here.to_path_buf(), Path::to_path_buf)
+    here.parent()
+        .map_or_else(|| here.to_path_buf(), Path::to_path_buf)
 }
 
 /// Every generator's outputs, in a fixed order.
@@ -67,7 +68,8 @@ pub fn write(root: &Path, outputs: &[Output]) -> anyhow::Result<usize> {
         if let Some(dir) = full.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(&full, &out.content).with_context(|| format!("writing {}", full.display()))?;
+        std::fs::write(&full, &out.content)
+            .with_context(|| format!("writing {}", full.display()))?;
         written += 1;
     }
     Ok(written)
@@ -84,7 +86,10 @@ mod tests {
         let root = repo_root();
         let outputs = crate::model::generate(&root).expect("generates");
         let stale = stale(&root, &outputs).expect("compares");
-        assert!(stale.is_empty(), "stale generated files {stale:?}: run `cargo xtask codegen` and commit the result");
+        assert!(
+            stale.is_empty(),
+            "stale generated files {stale:?}: run `cargo xtask codegen` and commit the result"
+        );
     }
 
     /// Same for the tables generated from the reference corpus, which is
@@ -92,11 +97,16 @@ mod tests {
     /// (unless `FSE_REQUIRE_CORPUS=1`).
     #[test]
     fn committed_corpus_tables_are_fresh() {
-        let Some(_corpus) = fse_tests::corpus("committed_corpus_tables_are_fresh") else { return };
+        let Some(_corpus) = fse_tests::corpus("committed_corpus_tables_are_fresh") else {
+            return;
+        };
         let root = repo_root();
         let outputs = crate::xsd::generate(&root).expect("generates");
         let stale = stale(&root, &outputs).expect("compares");
-        assert!(stale.is_empty(), "stale generated files {stale:?}: run `cargo xtask codegen` and commit the result");
+        assert!(
+            stale.is_empty(),
+            "stale generated files {stale:?}: run `cargo xtask codegen` and commit the result"
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ fn run() -> anyhow::Result<ExitCode> {
             let check = match args.get(1).map(String::as_str) {
                 None => false,
                 Some("--check") => true,
-                Some(other) => bail!("unknown codegen option {other:?}; usage: cargo xtask codegen [--check]"),
+                Some(other) => {
+                    bail!("unknown codegen option {other:?}; usage: cargo xtask codegen [--check]")
+                }
             };
             let root = codegen::repo_root();
             let outputs = codegen::all_outputs(&root).context("generating code")?;

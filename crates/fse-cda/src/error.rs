@@ -31,7 +31,9 @@ pub enum Error {
     #[error("XML declares the unknown encoding {0:?}")]
     UnknownEncoding(String),
     /// A document type declaration was found; DTDs are never processed.
-    #[error("line {line}, column {column}: DOCTYPE is not allowed (no DTD or external entity is ever processed)")]
+    #[error(
+        "line {line}, column {column}: DOCTYPE is not allowed (no DTD or external entity is ever processed)"
+    )]
     DtdForbidden {
         /// 1-based line.
         line: u32,

@@ -43,7 +43,11 @@ impl Default for Limits {
     /// 64 MiB, 256 levels, 2 million nodes: far beyond any real CDA2
     /// (the national samples are under 200 KiB and 20 levels deep).
     fn default() -> Self {
-        Self { max_bytes: 64 << 20, max_depth: 256, max_nodes: 2_000_000 }
+        Self {
+            max_bytes: 64 << 20,
+            max_depth: 256,
+            max_nodes: 2_000_000,
+        }
     }
 }
 
@@ -207,7 +211,10 @@ impl Document {
     /// As [`Document::parse`].
     pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
         if bytes.len() > limits.max_bytes {
-            return Err(Error::TooLarge { size: bytes.len(), limit: limits.max_bytes });
+            return Err(Error::TooLarge {
+                size: bytes.len(),
+                limit: limits.max_bytes,
+            });
         }
         let source = decode(bytes)?;
         Builder::new(&source, limits).run()
@@ -225,7 +232,9 @@ impl Document {
 
     /// The root element.
     pub fn root_element(&self) -> NodeId {
-        self.child_elements(NodeId::DOCUMENT).next().unwrap_or(NodeId::DOCUMENT)
+        self.child_elements(NodeId::DOCUMENT)
+            .next()
+            .unwrap_or(NodeId::DOCUMENT)
     }
 
     fn node(&self, id: NodeId) -> &NodeData {
@@ -274,7 +283,10 @@ impl Document {
 
     /// The children, in order (attributes excluded).
     pub fn children(&self, id: NodeId) -> Siblings<'_> {
-        Siblings { doc: self, next: self.node(id).first_child }
+        Siblings {
+            doc: self,
+            next: self.node(id).first_child,
+        }
     }
 
     /// The element children, in order.
@@ -289,7 +301,8 @@ impl Document {
         ns: &'a str,
         local: &'a str,
     ) -> impl Iterator<Item = NodeId> + 'a {
-        self.child_elements(id).filter(move |&c| self.local_name(c) == local && self.namespace(c) == ns)
+        self.child_elements(id)
+            .filter(move |&c| self.local_name(c) == local && self.namespace(c) == ns)
     }
 
     /// The first element child with this namespace URI and local name.
@@ -353,11 +366,18 @@ impl Document {
         if prefix == "xml" {
             return Some(XML_NS);
         }
-        let start = if self.kind(id) == NodeKind::Attribute { self.parent(id)? } else { id };
+        let start = if self.kind(id) == NodeKind::Attribute {
+            self.parent(id)?
+        } else {
+            id
+        };
         for element in std::iter::once(start).chain(self.ancestors(start)) {
             let from = self.ns_decls.partition_point(|&(e, _, _)| e < element.0);
-            let decls = self.ns_decls[from..].iter().take_while(|&&(e, _, _)| e == element.0);
-            if let Some(&(_, _, uri)) = decls.filter(|&&(_, p, _)| self.sym_str(p) == prefix).last() {
+            let decls = self.ns_decls[from..]
+                .iter()
+                .take_while(|&&(e, _, _)| e == element.0);
+            if let Some(&(_, _, uri)) = decls.filter(|&&(_, p, _)| self.sym_str(p) == prefix).last()
+            {
                 return (uri != Sym::EMPTY).then(|| self.sym_str(uri));
             }
         }
@@ -396,7 +416,11 @@ impl Document {
         if n.prefix == Sym::EMPTY {
             Cow::Borrowed(self.sym_str(n.local))
         } else {
-            Cow::Owned(format!("{}:{}", self.sym_str(n.prefix), self.sym_str(n.local)))
+            Cow::Owned(format!(
+                "{}:{}",
+                self.sym_str(n.prefix),
+                self.sym_str(n.local)
+            ))
         }
     }
 
@@ -412,8 +436,12 @@ impl Document {
     pub fn string_value(&self, id: NodeId) -> Cow<'_, str> {
         match self.kind(id) {
             NodeKind::Element | NodeKind::Document => {
-                let mut texts = self.descendants(id).filter(|&d| self.kind(d) == NodeKind::Text);
-                let Some(first) = texts.next() else { return Cow::Borrowed("") };
+                let mut texts = self
+                    .descendants(id)
+                    .filter(|&d| self.kind(d) == NodeKind::Text);
+                let Some(first) = texts.next() else {
+                    return Cow::Borrowed("");
+                };
                 match texts.next() {
                     None => Cow::Borrowed(self.value(first)),
                     Some(second) => {
@@ -480,14 +508,23 @@ fn decode(bytes: &[u8]) -> Result<Cow<'_, str>> {
 fn utf8(bytes: &[u8]) -> Result<Cow<'_, str>> {
     std::str::from_utf8(bytes)
         .map(Cow::Borrowed)
-        .map_err(|e| Error::InvalidEncoding { encoding: "UTF-8".into(), offset: e.valid_up_to() })
+        .map_err(|e| Error::InvalidEncoding {
+            encoding: "UTF-8".into(),
+            offset: e.valid_up_to(),
+        })
 }
 
-fn transcode<'a>(bytes: &'a [u8], encoding: &'static encoding_rs::Encoding) -> Result<Cow<'a, str>> {
+fn transcode<'a>(
+    bytes: &'a [u8],
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<Cow<'a, str>> {
     let (text, _, had_errors) = encoding.decode(bytes);
     if had_errors {
         let offset = text.find('\u{FFFD}').unwrap_or(0);
-        return Err(Error::InvalidEncoding { encoding: encoding.name().into(), offset });
+        return Err(Error::InvalidEncoding {
+            encoding: encoding.name().into(),
+            offset,
+        });
     }
     Ok(text)
 }
@@ -498,7 +535,10 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let end = head.windows(2).take(512).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(&head[..end]).ok()?;
     let at = decl.find("encoding")?;
-    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next().filter(|&c| c == '"' || c == '\'')?;
     let value = &rest[1..];
     Some(value[..value.find(quote)?].to_string())
@@ -525,23 +565,40 @@ impl<'s> Cursor<'s> {
         let mut line_starts = Vec::with_capacity(source.len() / 40 + 1);
         line_starts.push(0);
         line_starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| i + 1));
-        Self { source, line_starts, line: 0, offset: 0, column: 1 }
+        Self {
+            source,
+            line_starts,
+            line: 0,
+            offset: 0,
+            column: 1,
+        }
     }
 
     fn at(&mut self, offset: usize) -> Position {
         let offset = offset.min(self.source.len());
         if offset < self.offset {
             // Error positions may point back; start that line afresh.
-            self.line = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+            self.line = self
+                .line_starts
+                .partition_point(|&start| start <= offset)
+                .saturating_sub(1);
             self.offset = self.line_starts[self.line];
             self.column = 1;
         }
-        while self.line_starts.get(self.line + 1).is_some_and(|&next| next <= offset) {
+        while self
+            .line_starts
+            .get(self.line + 1)
+            .is_some_and(|&next| next <= offset)
+        {
             self.line += 1;
             self.offset = self.line_starts[self.line];
             self.column = 1;
         }
-        let bytes = self.source.as_bytes().get(self.offset..offset).unwrap_or_default();
+        let bytes = self
+            .source
+            .as_bytes()
+            .get(self.offset..offset)
+            .unwrap_or_default();
         let added = if bytes.is_ascii() {
             bytes.len()
         } else {
@@ -550,7 +607,10 @@ impl<'s> Cursor<'s> {
         };
         self.column = self.column.saturating_add(saturate(added));
         self.offset = offset;
-        Position { line: saturate(self.line + 1), column: self.column }
+        Position {
+            line: saturate(self.line + 1),
+            column: self.column,
+        }
     }
 }
 
@@ -715,7 +775,10 @@ impl<'s> Builder<'s> {
                 }
                 Event::Decl(_) => {}
                 Event::DocType(_) => {
-                    return Err(Error::DtdForbidden { line: pos.line, column: pos.column });
+                    return Err(Error::DtdForbidden {
+                        line: pos.line,
+                        column: pos.column,
+                    });
                 }
                 Event::Eof => break,
             }
@@ -747,7 +810,12 @@ impl<'s> Builder<'s> {
     }
 
     fn malformed(pos: Position, message: impl Into<String>) -> Error {
-        Error::NotWellFormed { message: message.into(), line: pos.line, column: pos.column, source: None }
+        Error::NotWellFormed {
+            message: message.into(),
+            line: pos.line,
+            column: pos.column,
+            source: None,
+        }
     }
 
     fn last_id(&self) -> u32 {
@@ -777,7 +845,12 @@ impl<'s> Builder<'s> {
             self.doc.text.truncate(start);
         } else {
             self.check_node_budget()?;
-            self.leaf_stored(NodeKind::Text, Sym::EMPTY, (saturate(start), saturate(len)), pos);
+            self.leaf_stored(
+                NodeKind::Text,
+                Sym::EMPTY,
+                (saturate(start), saturate(len)),
+                pos,
+            );
         }
         self.pending_start = self.doc.text.len();
         Ok(())
@@ -785,7 +858,9 @@ impl<'s> Builder<'s> {
 
     fn check_node_budget(&self) -> Result<()> {
         if self.doc.nodes.len() >= self.limits.max_nodes {
-            return Err(Error::TooManyNodes { limit: self.limits.max_nodes });
+            return Err(Error::TooManyNodes {
+                limit: self.limits.max_nodes,
+            });
         }
         Ok(())
     }
@@ -801,7 +876,9 @@ impl<'s> Builder<'s> {
     /// Appends a node as the next child of the innermost open element.
     fn append(&mut self, mut data: NodeData) -> u32 {
         let id = saturate(self.doc.nodes.len());
-        let Some(&(parent, last)) = self.stack.last() else { return id };
+        let Some(&(parent, last)) = self.stack.last() else {
+            return id;
+        };
         data.parent = parent;
         data.prev_sibling = last;
         if last == NONE {
@@ -824,7 +901,13 @@ impl<'s> Builder<'s> {
     }
 
     /// Appends a leaf whose value is already in the text arena.
-    fn leaf_stored(&mut self, kind: NodeKind, local: Sym, (value_start, value_len): (u32, u32), pos: Position) {
+    fn leaf_stored(
+        &mut self,
+        kind: NodeKind,
+        local: Sym,
+        (value_start, value_len): (u32, u32),
+        pos: Position,
+    ) {
         let id = saturate(self.doc.nodes.len());
         self.append(NodeData {
             kind,
@@ -865,7 +948,11 @@ impl<'s> Builder<'s> {
             self.seen_root = true;
         }
         if self.stack.len() > self.limits.max_depth {
-            return Err(Error::TooDeep { line: pos.line, column: pos.column, limit: self.limits.max_depth });
+            return Err(Error::TooDeep {
+                line: pos.line,
+                column: pos.column,
+                limit: self.limits.max_depth,
+            });
         }
         self.check_node_budget()?;
 
@@ -908,7 +995,11 @@ impl<'s> Builder<'s> {
             pos,
         });
         // Most names come more than once: start past the smallest sizes.
-        self.doc.by_name.entry((ns, local)).or_insert_with(|| Vec::with_capacity(8)).push(NodeId(id));
+        self.doc
+            .by_name
+            .entry((ns, local))
+            .or_insert_with(|| Vec::with_capacity(8))
+            .push(NodeId(id));
         for &(prefix, uri) in &self.bindings[mark..] {
             self.doc.ns_decls.push((id, prefix, uri));
         }
@@ -917,7 +1008,11 @@ impl<'s> Builder<'s> {
         for &(prefix, local, value_start, value_len) in &attrs {
             self.check_node_budget()?;
             // Unprefixed attributes are in no namespace.
-            let ans = if prefix == Sym::EMPTY { Sym::EMPTY } else { self.resolve(prefix, pos)? };
+            let ans = if prefix == Sym::EMPTY {
+                Sym::EMPTY
+            } else {
+                self.resolve(prefix, pos)?
+            };
             let aid = saturate(self.doc.nodes.len());
             if prev != NONE {
                 self.doc.nodes[prev as usize].next_sibling = aid;
@@ -989,13 +1084,22 @@ impl<'s> Builder<'s> {
             }
             // Most values have no tab, line end or reference, and quick_xml's
             // normalization would hand them back unchanged: skip its pass.
-            let value = if attr.value.bytes().any(|b| matches!(b, b'\t' | b'\r' | b'\n' | b'&')) {
-                attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| match e {
-                    quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                        Error::UndefinedEntity { name, line: pos.line, column: pos.column }
-                    }
-                    other => Self::malformed(pos, format!("attribute {key}: {other}")),
-                })?
+            let value = if attr
+                .value
+                .bytes()
+                .any(|b| matches!(b, b'\t' | b'\r' | b'\n' | b'&'))
+            {
+                attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|e| match e {
+                        quick_xml::Error::Escape(
+                            quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                        ) => Error::UndefinedEntity {
+                            name,
+                            line: pos.line,
+                            column: pos.column,
+                        },
+                        other => Self::malformed(pos, format!("attribute {key}: {other}")),
+                    })?
             } else {
                 Cow::Borrowed(&*attr.value)
             };
@@ -1007,7 +1111,10 @@ impl<'s> Builder<'s> {
                 }
                 (Some(Some(prefix)), Some((p, _))) => {
                     if value.is_empty() {
-                        return Err(Self::malformed(pos, format!("prefix {prefix:?} bound to an empty namespace")));
+                        return Err(Self::malformed(
+                            pos,
+                            format!("prefix {prefix:?} bound to an empty namespace"),
+                        ));
                     }
                     let uri = intern(&mut self.doc, &value);
                     self.bindings.push((p, uri));
@@ -1070,7 +1177,9 @@ fn first_seen(table: &mut Vec<u32>, sym: Sym, stamp: u32) -> bool {
     if table.len() <= i {
         table.resize(i + 1, NONE);
     }
-    table.get_mut(i).is_some_and(|seen| std::mem::replace(seen, stamp) != stamp)
+    table
+        .get_mut(i)
+        .is_some_and(|seen| std::mem::replace(seen, stamp) != stamp)
 }
 
 fn split_qname(name: &str) -> (&str, &str) {
@@ -1109,7 +1218,12 @@ mod tests {
         let kids: Vec<_> = doc.children(a).collect();
         assert_eq!(kids.len(), 3);
         let b = kids[0];
-        assert_eq!(doc.attributes(b).map(|x| doc.local_name(x)).collect::<Vec<_>>(), ["y", "z"]);
+        assert_eq!(
+            doc.attributes(b)
+                .map(|x| doc.local_name(x))
+                .collect::<Vec<_>>(),
+            ["y", "z"]
+        );
         assert_eq!(doc.string_value(b), "hi & <there>");
         assert_eq!(doc.kind(kids[1]), NodeKind::Comment);
         assert_eq!(doc.string_value(a), "hi & <there>");
@@ -1140,8 +1254,20 @@ mod tests {
         let line = format!("<r>{}<x/>è<y/>", "a".repeat(5000));
         let doc = parse(&format!("{line}\n</r>")).unwrap();
         let kids: Vec<_> = doc.child_elements(doc.root_element()).collect();
-        assert_eq!(doc.position(kids[0]), Position { line: 1, column: 5004 });
-        assert_eq!(doc.position(kids[1]), Position { line: 1, column: 5009 });
+        assert_eq!(
+            doc.position(kids[0]),
+            Position {
+                line: 1,
+                column: 5004
+            }
+        );
+        assert_eq!(
+            doc.position(kids[1]),
+            Position {
+                line: 1,
+                column: 5009
+            }
+        );
         // An error points at its own line, even after the reader moved on.
         match parse("<r>\n  <a></b>\n</r>") {
             Err(Error::NotWellFormed { line, .. }) => assert_eq!(line, 2),
@@ -1177,7 +1303,10 @@ mod tests {
         assert_eq!(doc.lookup_namespace(z, "h"), Some("urn:h"));
         assert_eq!(doc.lookup_namespace(y, ""), None);
         assert_eq!(doc.lookup_namespace(x, ""), Some("urn:a"));
-        assert_eq!(doc.lookup_namespace(doc.attributes(x).next().unwrap(), "h"), Some("urn:h2"));
+        assert_eq!(
+            doc.lookup_namespace(doc.attributes(x).next().unwrap(), "h"),
+            Some("urn:h2")
+        );
         assert_eq!(doc.lookup_namespace(y, "nope"), None);
         assert_eq!(doc.lookup_namespace(y, "xml"), Some(XML_NS));
         let a = doc.symbol("urn:a").unwrap();
@@ -1193,30 +1322,68 @@ mod tests {
     #[test]
     fn rejects_dtd_and_entities() {
         let bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><lolz>&lol2;</lolz>";
-        assert!(matches!(parse(bomb), Err(Error::DtdForbidden { line: 1, .. })));
-        assert!(matches!(parse("<r>&foo;</r>"), Err(Error::UndefinedEntity { name, .. }) if name == "foo"));
-        assert!(matches!(parse("<r a='&foo;'/>"), Err(Error::UndefinedEntity { .. })));
+        assert!(matches!(
+            parse(bomb),
+            Err(Error::DtdForbidden { line: 1, .. })
+        ));
+        assert!(
+            matches!(parse("<r>&foo;</r>"), Err(Error::UndefinedEntity { name, .. }) if name == "foo")
+        );
+        assert!(matches!(
+            parse("<r a='&foo;'/>"),
+            Err(Error::UndefinedEntity { .. })
+        ));
     }
 
     #[test]
     fn bounds_depth_size_and_nodes() {
         let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
-        assert!(matches!(parse(&deep), Err(Error::TooDeep { limit: 256, .. })));
-        let limits = Limits { max_bytes: 10, ..Limits::default() };
-        assert!(matches!(Document::parse_with(b"<r>0123456789</r>", &limits), Err(Error::TooLarge { .. })));
-        let limits = Limits { max_nodes: 3, ..Limits::default() };
-        assert!(matches!(Document::parse_with(b"<r><a/><b/></r>", &limits), Err(Error::TooManyNodes { .. })));
+        assert!(matches!(
+            parse(&deep),
+            Err(Error::TooDeep { limit: 256, .. })
+        ));
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            Document::parse_with(b"<r>0123456789</r>", &limits),
+            Err(Error::TooLarge { .. })
+        ));
+        let limits = Limits {
+            max_nodes: 3,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            Document::parse_with(b"<r><a/><b/></r>", &limits),
+            Err(Error::TooManyNodes { .. })
+        ));
     }
 
     #[test]
     fn rejects_malformed_input_with_a_position() {
         assert!(matches!(parse(""), Err(Error::NoRootElement)));
-        assert!(matches!(parse("<r><a></r>"), Err(Error::NotWellFormed { .. })));
+        assert!(matches!(
+            parse("<r><a></r>"),
+            Err(Error::NotWellFormed { .. })
+        ));
         assert!(matches!(parse("<r><a>"), Err(Error::Truncated { element, .. }) if element == "a"));
-        assert!(matches!(parse("<r/><s/>"), Err(Error::NotWellFormed { .. })));
-        assert!(matches!(parse("<r/>junk"), Err(Error::NotWellFormed { .. })));
-        assert!(matches!(parse("<p:r/>"), Err(Error::UndeclaredPrefix { .. })));
-        assert!(matches!(parse("<r a='1' a='2'/>"), Err(Error::NotWellFormed { .. })));
+        assert!(matches!(
+            parse("<r/><s/>"),
+            Err(Error::NotWellFormed { .. })
+        ));
+        assert!(matches!(
+            parse("<r/>junk"),
+            Err(Error::NotWellFormed { .. })
+        ));
+        assert!(matches!(
+            parse("<p:r/>"),
+            Err(Error::UndeclaredPrefix { .. })
+        ));
+        assert!(matches!(
+            parse("<r a='1' a='2'/>"),
+            Err(Error::NotWellFormed { .. })
+        ));
         assert!(matches!(
             Document::parse(b"<r>\xff</r>"),
             Err(Error::InvalidEncoding { offset: 3, .. })

@@ -18,9 +18,12 @@ fn xml_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn every_corpus_document_parses_into_a_clinical_document() {
-    let Some(corpus) = fse_tests::corpus("every_corpus_document_parses") else { return };
+    let Some(corpus) = fse_tests::corpus("every_corpus_document_parses") else {
+        return;
+    };
     let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(corpus.join("validation/expected.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(corpus.join("validation/expected.json")).unwrap())
+            .unwrap();
     let mut parsed = 0;
     for dir in ["cda", "validation/docs", "xsd-invalid"] {
         for file in xml_files(&corpus.join(dir)) {

@@ -179,10 +179,8 @@ fn versions_compare_numerically() {
 #[test]
 fn locations_of_every_node_kind() {
     use super::run::location;
-    let doc = Document::parse(
-        br#"<r xmlns:p="u"><a/><p:b x="1"/><a>t<!--c--><?pi d?></a></r>"#,
-    )
-    .unwrap();
+    let doc =
+        Document::parse(br#"<r xmlns:p="u"><a/><p:b x="1"/><a>t<!--c--><?pi d?></a></r>"#).unwrap();
     let r = doc.root_element();
     let kids: Vec<_> = doc.child_elements(r).collect();
     assert_eq!(location(&doc, crate::xml::NodeId::DOCUMENT), "/");
