@@ -8,6 +8,30 @@ pub use crate::generated::operations::*;
 
 use crate::ids::percent_encode_segment;
 
+/// The fields a publication body (create, replace, and their
+/// validate-and- forms) must carry, in the order the Gateway checks them:
+/// when several are missing, it names the first.
+pub const PUBLICATION_REQUIRED_FIELDS: &[&str] = &[
+    "identificativoDoc",
+    "identificativoRep",
+    "tipoDocumentoLivAlto",
+    "assettoOrganizzativo",
+    "tipoAttivitaClinica",
+    "identificativoSottomissione",
+    "tipologiaStruttura",
+];
+
+/// The fields a metadata update must carry, as the OpenAPI requires them
+/// (the Gateway's own code checks only the class, and answers 500 when
+/// another is missing).
+pub const METADATA_REQUIRED_FIELDS: &[&str] = &[
+    "tipoDocumentoLivAlto",
+    "assettoOrganizzativo",
+    "tipoAttivitaClinica",
+    "identificativoSottomissione",
+    "tipologiaStruttura",
+];
+
 impl Operation {
     /// Whether a success changes the FSE (publications, deletion, metadata
     /// update). A call that changes it must not be blindly retried.

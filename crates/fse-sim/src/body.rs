@@ -9,6 +9,7 @@
 //! 400 `/msg/id-doc`.
 
 use fse_model::DocumentId;
+use fse_model::operation::{METADATA_REQUIRED_FIELDS, PUBLICATION_REQUIRED_FIELDS};
 use fse_model::problem::NationalErrorType;
 use fse_model::tables::{HealthDataFormat, InjectionMode};
 use serde_json::{Map, Value};
@@ -150,28 +151,6 @@ const VALIDATION_FIELDS: &[(&str, Kind)] = &[
         "healthDataFormat",
         Kind::Code(codes::listed::<HealthDataFormat>),
     ),
-];
-
-/// The Gateway's order of required publication fields.
-const PUBLICATION_REQUIRED: &[&str] = &[
-    "identificativoDoc",
-    "identificativoRep",
-    "tipoDocumentoLivAlto",
-    "assettoOrganizzativo",
-    "tipoAttivitaClinica",
-    "identificativoSottomissione",
-    "tipologiaStruttura",
-];
-
-/// Required metadata fields. The Gateway's code checks only the class and
-/// answers 500 for the others; the simulator asks for all five, as the
-/// OpenAPI does, with a 400 that says which.
-const METADATA_REQUIRED: &[&str] = &[
-    "tipoDocumentoLivAlto",
-    "assettoOrganizzativo",
-    "tipoAttivitaClinica",
-    "identificativoSottomissione",
-    "tipologiaStruttura",
 ];
 
 fn mandatory(detail: impl Into<String>) -> Problem {
@@ -372,7 +351,7 @@ fn mode(map: &Map<String, Value>) -> Option<Mode> {
 pub fn check_publication(raw: Option<&[u8]>) -> Result<PublicationBody, Problem> {
     let map = parse_object(raw)?;
     check_shapes(&map, PUBLICATION_FIELDS)?;
-    require(&map, PUBLICATION_REQUIRED)?;
+    require(&map, PUBLICATION_REQUIRED_FIELDS)?;
     let document_id = present(&map, "identificativoDoc")
         .unwrap_or_default()
         .to_owned();
@@ -409,7 +388,9 @@ pub fn check_publication(raw: Option<&[u8]>) -> Result<PublicationBody, Problem>
 pub fn check_metadata(raw: Option<&[u8]>) -> Result<MetadataBody, Problem> {
     let map = parse_object(raw)?;
     check_shapes(&map, METADATA_FIELDS)?;
-    require(&map, METADATA_REQUIRED)?;
+    // Where the Gateway answers 500 for a missing field other than the
+    // class, the simulator answers the 400 that names it.
+    require(&map, METADATA_REQUIRED_FIELDS)?;
     check_codes(&map)?;
     Ok(MetadataBody {
         class_code: present(&map, "tipoDocumentoLivAlto")

@@ -17,6 +17,7 @@
 //!   400 `/msg/empty-file`, `/msg/document-type`;
 //! - INI R227: a `V` document without exactly one of P99/P00.
 
+use fse_model::operation::{METADATA_REQUIRED_FIELDS, PUBLICATION_REQUIRED_FIELDS};
 use fse_model::tables::{
     Activity, AdministrativeRequest, ClinicalActivity, DocumentClass, EventCode, HealthDataFormat,
     HealthcareFacilityType, InjectionMode, Organization, PracticeSetting,
@@ -402,23 +403,6 @@ const METADATA_FIELDS: &[&str] = &[
     "descriptions",
     "administrativeRequest",
 ];
-/// Required fields, in the order the Gateway reports them.
-const PUBLICATION_REQUIRED: &[&str] = &[
-    "identificativoDoc",
-    "identificativoRep",
-    "tipoDocumentoLivAlto",
-    "assettoOrganizzativo",
-    "tipoAttivitaClinica",
-    "identificativoSottomissione",
-    "tipologiaStruttura",
-];
-const METADATA_REQUIRED: &[&str] = &[
-    "tipoDocumentoLivAlto",
-    "assettoOrganizzativo",
-    "tipoAttivitaClinica",
-    "identificativoSottomissione",
-    "tipologiaStruttura",
-];
 
 /// OIDs a `descriptions` entry may carry (`{REG}` is a region code).
 const DESCRIPTION_OIDS: &[&str] = &[
@@ -438,9 +422,9 @@ fn check_body(input: &PreflightInput<'_>, refuse: &mut Refuse<'_>) {
         Operation::Create
         | Operation::ValidateAndCreate
         | Operation::Replace
-        | Operation::ValidateAndReplace => (PUBLICATION_FIELDS, PUBLICATION_REQUIRED),
+        | Operation::ValidateAndReplace => (PUBLICATION_FIELDS, PUBLICATION_REQUIRED_FIELDS),
         Operation::UpdateMetadata | Operation::UpdateMetadataIti57 => {
-            (METADATA_FIELDS, METADATA_REQUIRED)
+            (METADATA_FIELDS, METADATA_REQUIRED_FIELDS)
         }
         _ => return,
     };
