@@ -804,46 +804,20 @@ mod tests {
 
     #[test]
     fn patient_id_kinds_follow_the_roots() {
-        assert_eq!(
-            PatientIdKind::from_root(OID_FISCAL_CODE),
-            PatientIdKind::FiscalCode
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.4.3.3"),
-            PatientIdKind::Team
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.4.3.17"),
-            PatientIdKind::Stp
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.4.3.18"),
-            PatientIdKind::Eni
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.4.3.15"),
-            PatientIdKind::Ana
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.2.90.4.1"),
-            PatientIdKind::Regional
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.2.120.4.1.1"),
-            PatientIdKind::Regional
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.2.99.4.1"),
-            PatientIdKind::Other
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.2.9.2.90.4.4"),
-            PatientIdKind::Other
-        );
-        assert_eq!(
-            PatientIdKind::from_root("2.16.840.1.113883.9.9.9.9.9.9"),
-            PatientIdKind::Other
-        );
+        for (root, kind) in [
+            (OID_FISCAL_CODE, PatientIdKind::FiscalCode),
+            ("2.16.840.1.113883.2.9.4.3.3", PatientIdKind::Team),
+            ("2.16.840.1.113883.2.9.4.3.17", PatientIdKind::Stp),
+            ("2.16.840.1.113883.2.9.4.3.18", PatientIdKind::Eni),
+            ("2.16.840.1.113883.2.9.4.3.15", PatientIdKind::Ana),
+            ("2.16.840.1.113883.2.9.2.90.4.1", PatientIdKind::Regional),
+            ("2.16.840.1.113883.2.9.2.120.4.1.1", PatientIdKind::Regional),
+            ("2.16.840.1.113883.2.9.2.99.4.1", PatientIdKind::Other),
+            ("2.16.840.1.113883.2.9.2.90.4.4", PatientIdKind::Other),
+            ("2.16.840.1.113883.9.9.9.9.9.9", PatientIdKind::Other),
+        ] {
+            assert_eq!(PatientIdKind::from_root(root), kind, "{root}");
+        }
     }
 
     #[test]
