@@ -191,6 +191,14 @@ impl Gateway {
 
     // --- shared steps ---------------------------------------------------
 
+    /// Successful events, one a step, in order, for the same source.
+    fn successes(&self, source: &EventSource<'_>, event_types: &[&str]) -> Vec<StatusEvent> {
+        (0..)
+            .zip(event_types)
+            .map(|(offset, ty)| self.event(source, ty, "SUCCESS", None, offset))
+            .collect()
+    }
+
     fn event(
         &self,
         source: &EventSource<'_>,
@@ -668,25 +676,14 @@ impl Gateway {
             workflow_instance_id: wii.clone(),
             trace_id: trace.trace_id.clone(),
         });
-        let events = ["DELETE", "INI_DELETE", "EDS_DELETE"]
-            .into_iter()
-            .enumerate()
-            .map(|(i, ty)| {
-                self.event(
-                    &EventSource {
-                        wii: &wii,
-                        trace,
-                        claims: &claims,
-                        document_id: Some(id),
-                        tipo_attivita: None,
-                    },
-                    ty,
-                    "SUCCESS",
-                    None,
-                    i64::try_from(i).unwrap_or(0),
-                )
-            })
-            .collect::<Vec<_>>();
+        let source = EventSource {
+            wii: &wii,
+            trace,
+            claims: &claims,
+            document_id: Some(id),
+            tipo_attivita: None,
+        };
+        let events = self.successes(&source, &["DELETE", "INI_DELETE", "EDS_DELETE"]);
         store.add_events(events);
         self.save(&store);
         Ok(problem::success(
@@ -727,10 +724,7 @@ impl Gateway {
             .into_response(trace));
         };
         doc.class_code.clone_from(&body.class_code);
-        doc.obscured = body
-            .event_codes
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case("P99"));
+        doc.obscured = obscures(&body.event_codes);
         doc.event_codes.clone_from(&body.event_codes);
         for (k, v) in &body.raw {
             doc.metadata.insert(k.clone(), v.clone());
@@ -742,25 +736,14 @@ impl Gateway {
             trace_id: trace.trace_id.clone(),
         });
         let atti = body.clinical_activity.as_deref();
-        let events = ["UPDATE", "INI_UPDATE", "EDS_UPDATE"]
-            .into_iter()
-            .enumerate()
-            .map(|(i, ty)| {
-                self.event(
-                    &EventSource {
-                        wii: &wii,
-                        trace,
-                        claims: &claims,
-                        document_id: Some(id),
-                        tipo_attivita: atti,
-                    },
-                    ty,
-                    "SUCCESS",
-                    None,
-                    i64::try_from(i).unwrap_or(0),
-                )
-            })
-            .collect::<Vec<_>>();
+        let source = EventSource {
+            wii: &wii,
+            trace,
+            claims: &claims,
+            document_id: Some(id),
+            tipo_attivita: atti,
+        };
+        let events = self.successes(&source, &["UPDATE", "INI_UPDATE", "EDS_UPDATE"]);
         store.add_events(events);
         self.save(&store);
         Ok(problem::success(
@@ -840,13 +823,16 @@ fn stored_document(
         pdf_sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, file)),
         cda_hash: facts.cda_hash.clone(),
         event_codes: body.event_codes.clone(),
-        obscured: body
-            .event_codes
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case("P99")),
+        obscured: obscures(&body.event_codes),
         metadata: body.raw.clone(),
         history,
     }
+}
+
+/// Whether the event codes ask for the document to be obscured (`P99`;
+/// the Gateway compares codes case-insensitively).
+fn obscures(event_codes: &[String]) -> bool {
+    event_codes.iter().any(|c| c.eq_ignore_ascii_case("P99"))
 }
 
 fn code_ref(facts: &CdaFacts) -> Option<(&str, &str)> {
