@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -179,7 +179,9 @@ struct NodeData {
     prefix: Sym,
     value_start: u32,
     value_len: u32,
-    pos: Position,
+    /// Byte offset in the source where the node starts: its line and
+    /// column are worked out only when asked, for a finding.
+    offset: u32,
 }
 
 /// A parsed XML document.
@@ -193,6 +195,10 @@ pub struct Document {
     by_name: FastMap<(Sym, Sym), Vec<NodeId>>,
     /// Namespace declarations (element id, prefix, uri), in document order.
     ns_decls: Vec<(u32, Sym, Sym)>,
+    /// The decoded source, for the positions of findings.
+    source: Box<str>,
+    /// Where each line starts in `source`, found on the first position asked.
+    line_starts: OnceLock<Vec<u32>>,
 }
 
 impl Document {
@@ -217,7 +223,9 @@ impl Document {
             });
         }
         let source = decode(bytes)?;
-        Builder::new(&source, limits).run()
+        let mut doc = Builder::new(&source, limits).run()?;
+        doc.source = source.into();
+        Ok(doc)
     }
 
     /// The number of nodes, the document node included.
@@ -347,6 +355,14 @@ impl Document {
         self.by_name.get(&(ns, local)).map_or(&[], Vec::as_slice)
     }
 
+    /// Each element name the document uses (namespace, local name), with
+    /// its elements in document order; names in no particular order.
+    pub fn element_names(&self) -> impl Iterator<Item = ((Sym, Sym), &[NodeId])> + '_ {
+        self.by_name
+            .iter()
+            .map(|(&name, ids)| (name, ids.as_slice()))
+    }
+
     /// The symbol of a string, if the document uses it as a name or URI.
     pub fn symbol(&self, s: &str) -> Option<Sym> {
         self.sym_ids.get(s).copied()
@@ -458,7 +474,14 @@ impl Document {
 
     /// Where the node starts in the source (an attribute: its element).
     pub fn position(&self, id: NodeId) -> Position {
-        self.node(id).pos
+        let offset = self.node(id).offset as usize;
+        let starts = self.line_starts.get_or_init(|| line_starts(&self.source));
+        let line = starts.partition_point(|&s| s as usize <= offset).max(1);
+        let start = starts.get(line - 1).map_or(0, |&s| s as usize);
+        Position {
+            line: saturate(line),
+            column: saturate(column_at(&self.source, start, offset)),
+        }
     }
 }
 
@@ -544,73 +567,30 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     Some(value[..value.find(quote)?].to_string())
 }
 
-/// Turns byte offsets into lines and columns (in characters).
-///
-/// Line starts are found once with a vectorised search; on an all-ASCII
-/// line the column is a subtraction, and on other lines characters are
-/// counted from the last position asked on that line, so the reader's
-/// forward progress costs linear time overall.
-struct Cursor<'s> {
-    source: &'s str,
-    line_starts: Vec<usize>,
-    /// Index into `line_starts` of the line of the last offset asked.
-    line: usize,
-    /// The last offset asked and its 1-based column, for counting forward.
-    offset: usize,
-    column: u32,
+/// Where each line of `source` starts (byte offsets), the first at 0.
+fn line_starts(source: &str) -> Vec<u32> {
+    let mut starts = Vec::with_capacity(source.len() / 40 + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| saturate(i + 1)));
+    starts
 }
 
-impl<'s> Cursor<'s> {
-    fn new(source: &'s str) -> Self {
-        let mut line_starts = Vec::with_capacity(source.len() / 40 + 1);
-        line_starts.push(0);
-        line_starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| i + 1));
-        Self {
-            source,
-            line_starts,
-            line: 0,
-            offset: 0,
-            column: 1,
-        }
-    }
+/// The 1-based column, in characters, of `offset` on the line starting at `start`.
+fn column_at(source: &str, start: usize, offset: usize) -> usize {
+    let bytes = source.as_bytes().get(start..offset).unwrap_or_default();
+    // Count characters: every byte that is not a UTF-8 continuation byte.
+    1 + bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+}
 
-    fn at(&mut self, offset: usize) -> Position {
-        let offset = offset.min(self.source.len());
-        if offset < self.offset {
-            // Error positions may point back; start that line afresh.
-            self.line = self
-                .line_starts
-                .partition_point(|&start| start <= offset)
-                .saturating_sub(1);
-            self.offset = self.line_starts[self.line];
-            self.column = 1;
-        }
-        while self
-            .line_starts
-            .get(self.line + 1)
-            .is_some_and(|&next| next <= offset)
-        {
-            self.line += 1;
-            self.offset = self.line_starts[self.line];
-            self.column = 1;
-        }
-        let bytes = self
-            .source
-            .as_bytes()
-            .get(self.offset..offset)
-            .unwrap_or_default();
-        let added = if bytes.is_ascii() {
-            bytes.len()
-        } else {
-            // Count characters: every byte that is not a UTF-8 continuation byte.
-            bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
-        };
-        self.column = self.column.saturating_add(saturate(added));
-        self.offset = offset;
-        Position {
-            line: saturate(self.line + 1),
-            column: self.column,
-        }
+/// The line and column of a byte offset, counted afresh (for errors).
+fn position_in(source: &str, offset: usize) -> Position {
+    let offset = offset.min(source.len());
+    let before = source.as_bytes().get(..offset).unwrap_or_default();
+    let line = 1 + memchr::memchr_iter(b'\n', before).count();
+    let start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    Position {
+        line: saturate(line),
+        column: saturate(column_at(source, start, offset)),
     }
 }
 
@@ -624,7 +604,6 @@ const NAMES_GUESS: usize = 256;
 struct Builder<'s> {
     source: &'s str,
     limits: Limits,
-    cursor: Cursor<'s>,
     doc: Document,
     /// Open elements, innermost last, with the last child appended so far.
     stack: Vec<(u32, u32)>,
@@ -635,7 +614,7 @@ struct Builder<'s> {
     /// arena, and its position: character data is written to the arena as
     /// it comes, so a text node's value is never copied twice.
     pending_start: usize,
-    pending_pos: Position,
+    pending_at: usize,
     seen_root: bool,
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
@@ -660,6 +639,8 @@ impl<'s> Builder<'s> {
             sym_ids: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
             by_name: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
             ns_decls: Vec::new(),
+            source: Box::default(),
+            line_starts: OnceLock::new(),
         };
         let empty = intern(&mut doc, "");
         debug_assert_eq!(empty, Sym::EMPTY);
@@ -678,18 +659,17 @@ impl<'s> Builder<'s> {
             prefix: Sym::EMPTY,
             value_start: 0,
             value_len: 0,
-            pos: Position { line: 1, column: 1 },
+            offset: 0,
         });
         Self {
             source,
             limits: *limits,
-            cursor: Cursor::new(source),
             doc,
             stack: vec![(0, NONE)],
             bindings: vec![(xml, xml_ns)],
             scopes: Vec::new(),
             pending_start: 0,
-            pending_pos: Position::default(),
+            pending_at: 0,
             seen_root: false,
             attrs: Vec::new(),
             qnames: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
@@ -713,20 +693,15 @@ impl<'s> Builder<'s> {
                     return Err(self.reader_error(err, at));
                 }
             };
-            // End tags need no position: skip the line and column count.
-            let pos = if matches!(event, Event::End(_)) {
-                Position::default()
-            } else {
-                self.cursor.at(start)
-            };
+            let at = start;
             match event {
                 Event::Start(e) => {
                     self.flush_text()?;
-                    self.open(&e, pos)?;
+                    self.open(&e, at)?;
                 }
                 Event::Empty(e) => {
                     self.flush_text()?;
-                    self.open(&e, pos)?;
+                    self.open(&e, at)?;
                     self.close();
                 }
                 Event::End(_) => {
@@ -735,7 +710,7 @@ impl<'s> Builder<'s> {
                 }
                 Event::Text(t) => {
                     if self.doc.text.len() == self.pending_start {
-                        self.pending_pos = pos;
+                        self.pending_at = at;
                     }
                     // Line ends normalized straight into the arena (what
                     // `xml10_content` does through a `Cow` per event).
@@ -743,7 +718,7 @@ impl<'s> Builder<'s> {
                 }
                 Event::CData(c) => {
                     let text = c.xml10_content();
-                    self.push_text(&text, pos);
+                    self.push_text(&text, at);
                 }
                 Event::GeneralRef(r) => {
                     let ch = match r.resolve_char_ref() {
@@ -751,6 +726,7 @@ impl<'s> Builder<'s> {
                         Ok(None) => match quick_xml::escape::resolve_predefined_entity(&r) {
                             Some(s) => s.chars().next().unwrap_or('\u{FFFD}'),
                             None => {
+                                let pos = self.position(at);
                                 return Err(Error::UndefinedEntity {
                                     name: r.into_inner().into_owned(),
                                     line: pos.line,
@@ -760,21 +736,22 @@ impl<'s> Builder<'s> {
                         },
                         Err(err) => return Err(self.reader_error(err, start)),
                     };
-                    self.push_text(ch.encode_utf8(&mut [0; 4]), pos);
+                    self.push_text(ch.encode_utf8(&mut [0; 4]), at);
                 }
                 Event::Comment(c) => {
                     self.flush_text()?;
                     let text = c.xml10_content();
-                    self.leaf(NodeKind::Comment, Sym::EMPTY, &text, pos)?;
+                    self.leaf(NodeKind::Comment, Sym::EMPTY, &text, at)?;
                 }
                 Event::PI(pi) => {
                     self.flush_text()?;
                     let target = intern(&mut self.doc, pi.target());
                     let content = pi.content().trim_start().to_string();
-                    self.leaf(NodeKind::ProcessingInstruction, target, &content, pos)?;
+                    self.leaf(NodeKind::ProcessingInstruction, target, &content, at)?;
                 }
                 Event::Decl(_) => {}
                 Event::DocType(_) => {
+                    let pos = self.position(at);
                     return Err(Error::DtdForbidden {
                         line: pos.line,
                         column: pos.column,
@@ -789,7 +766,7 @@ impl<'s> Builder<'s> {
             let id = NodeId(innermost);
             return Err(Error::Truncated {
                 element: self.doc.qualified_name(id).into_owned(),
-                line: self.doc.position(id).line,
+                line: self.position(self.doc.node(id).offset as usize).line,
             });
         }
         if !self.seen_root {
@@ -799,8 +776,13 @@ impl<'s> Builder<'s> {
         Ok(self.doc)
     }
 
+    /// The line and column of a source offset, for an error.
+    fn position(&self, at: usize) -> Position {
+        position_in(self.source, at)
+    }
+
     fn reader_error(&mut self, err: quick_xml::Error, at: usize) -> Error {
-        let pos = self.cursor.at(at);
+        let pos = self.position(at);
         Error::NotWellFormed {
             message: err.to_string(),
             line: pos.line,
@@ -809,7 +791,8 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn malformed(pos: Position, message: impl Into<String>) -> Error {
+    fn malformed(&self, at: usize, message: impl Into<String>) -> Error {
+        let pos = self.position(at);
         Error::NotWellFormed {
             message: message.into(),
             line: pos.line,
@@ -822,9 +805,9 @@ impl<'s> Builder<'s> {
         saturate(self.doc.nodes.len() - 1)
     }
 
-    fn push_text(&mut self, text: &str, pos: Position) {
+    fn push_text(&mut self, text: &str, at: usize) {
         if self.doc.text.len() == self.pending_start {
-            self.pending_pos = pos;
+            self.pending_at = at;
         }
         self.doc.text.push_str(text);
     }
@@ -835,12 +818,12 @@ impl<'s> Builder<'s> {
         if len == 0 {
             return Ok(());
         }
-        let pos = self.pending_pos;
+        let at = self.pending_at;
         if self.stack.len() == 1 {
             // Outside the root element only whitespace may appear; it makes no node.
             let text = self.doc.text.get(start..).unwrap_or_default();
             if !text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
-                return Err(Self::malformed(pos, "text outside the root element"));
+                return Err(self.malformed(at, "text outside the root element"));
             }
             self.doc.text.truncate(start);
         } else {
@@ -849,7 +832,7 @@ impl<'s> Builder<'s> {
                 NodeKind::Text,
                 Sym::EMPTY,
                 (saturate(start), saturate(len)),
-                pos,
+                at,
             );
         }
         self.pending_start = self.doc.text.len();
@@ -893,10 +876,10 @@ impl<'s> Builder<'s> {
         id
     }
 
-    fn leaf(&mut self, kind: NodeKind, local: Sym, value: &str, pos: Position) -> Result<()> {
+    fn leaf(&mut self, kind: NodeKind, local: Sym, value: &str, at: usize) -> Result<()> {
         self.check_node_budget()?;
         let range = self.store_text(value);
-        self.leaf_stored(kind, local, range, pos);
+        self.leaf_stored(kind, local, range, at);
         Ok(())
     }
 
@@ -906,7 +889,7 @@ impl<'s> Builder<'s> {
         kind: NodeKind,
         local: Sym,
         (value_start, value_len): (u32, u32),
-        pos: Position,
+        at: usize,
     ) {
         let id = saturate(self.doc.nodes.len());
         self.append(NodeData {
@@ -922,17 +905,18 @@ impl<'s> Builder<'s> {
             prefix: Sym::EMPTY,
             value_start,
             value_len,
-            pos,
+            offset: saturate(at),
         });
     }
 
-    fn resolve(&self, prefix: Sym, pos: Position) -> Result<Sym> {
+    fn resolve(&self, prefix: Sym, at: usize) -> Result<Sym> {
         if let Some(&(_, uri)) = self.bindings.iter().rev().find(|(p, _)| *p == prefix) {
             return Ok(uri);
         }
         if prefix == Sym::EMPTY {
             return Ok(Sym::EMPTY);
         }
+        let pos = self.position(at);
         Err(Error::UndeclaredPrefix {
             prefix: self.doc.sym_str(prefix).to_string(),
             line: pos.line,
@@ -940,14 +924,15 @@ impl<'s> Builder<'s> {
         })
     }
 
-    fn open(&mut self, start: &BytesStart<'_>, pos: Position) -> Result<()> {
+    fn open(&mut self, start: &BytesStart<'_>, at: usize) -> Result<()> {
         if self.stack.len() == 1 {
             if self.seen_root {
-                return Err(Self::malformed(pos, "more than one root element"));
+                return Err(self.malformed(at, "more than one root element"));
             }
             self.seen_root = true;
         }
         if self.stack.len() > self.limits.max_depth {
+            let pos = self.position(at);
             return Err(Error::TooDeep {
                 line: pos.line,
                 column: pos.column,
@@ -967,17 +952,17 @@ impl<'s> Builder<'s> {
         // names are spotted here by symbol instead, and only a tag that
         // repeats a local name or a declared prefix is read again with
         // quick_xml's check, for its exact verdict and error.
-        if !self.read_attributes(start, pos, &mut attrs, false)? {
+        if !self.read_attributes(start, at, &mut attrs, false)? {
             attrs.clear();
             self.bindings.truncate(mark);
             self.doc.text.truncate(text_mark);
             self.pending_start = text_mark;
-            self.read_attributes(start, pos, &mut attrs, true)?;
+            self.read_attributes(start, at, &mut attrs, true)?;
         }
 
         let name: &str = start.name().into_inner();
         let (prefix, local) = self.intern_qname(name);
-        let ns = self.resolve(prefix, pos)?;
+        let ns = self.resolve(prefix, at)?;
 
         let id = self.append(NodeData {
             kind: NodeKind::Element,
@@ -992,7 +977,7 @@ impl<'s> Builder<'s> {
             prefix,
             value_start: 0,
             value_len: 0,
-            pos,
+            offset: saturate(at),
         });
         // Most names come more than once: start past the smallest sizes.
         self.doc
@@ -1011,7 +996,7 @@ impl<'s> Builder<'s> {
             let ans = if prefix == Sym::EMPTY {
                 Sym::EMPTY
             } else {
-                self.resolve(prefix, pos)?
+                self.resolve(prefix, at)?
             };
             let aid = saturate(self.doc.nodes.len());
             if prev != NONE {
@@ -1030,7 +1015,7 @@ impl<'s> Builder<'s> {
                 prefix,
                 value_start,
                 value_len,
-                pos,
+                offset: saturate(at),
             });
             prev = aid;
         }
@@ -1048,14 +1033,14 @@ impl<'s> Builder<'s> {
     fn read_attributes(
         &mut self,
         start: &BytesStart<'_>,
-        pos: Position,
+        at: usize,
         attrs: &mut Vec<(Sym, Sym, u32, u32)>,
         checked: bool,
     ) -> Result<bool> {
         // Stamps are the element's id-to-be: unique per start tag.
         let stamp = saturate(self.doc.nodes.len());
         for attr in start.attributes().with_checks(checked) {
-            let attr = attr.map_err(|e| Self::malformed(pos, format!("bad attribute: {e}")))?;
+            let attr = attr.map_err(|e| self.malformed(at, format!("bad attribute: {e}")))?;
             let key: &str = attr.key.as_ref();
             // Interned before the value is read, as quick_xml rejects a
             // repeated name before looking at its value.
@@ -1093,12 +1078,15 @@ impl<'s> Builder<'s> {
                     .map_err(|e| match e {
                         quick_xml::Error::Escape(
                             quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
-                        ) => Error::UndefinedEntity {
-                            name,
-                            line: pos.line,
-                            column: pos.column,
-                        },
-                        other => Self::malformed(pos, format!("attribute {key}: {other}")),
+                        ) => {
+                            let pos = self.position(at);
+                            Error::UndefinedEntity {
+                                name,
+                                line: pos.line,
+                                column: pos.column,
+                            }
+                        }
+                        other => self.malformed(at, format!("attribute {key}: {other}")),
                     })?
             } else {
                 Cow::Borrowed(&*attr.value)
@@ -1111,8 +1099,8 @@ impl<'s> Builder<'s> {
                 }
                 (Some(Some(prefix)), Some((p, _))) => {
                     if value.is_empty() {
-                        return Err(Self::malformed(
-                            pos,
+                        return Err(self.malformed(
+                            at,
                             format!("prefix {prefix:?} bound to an empty namespace"),
                         ));
                     }

@@ -410,6 +410,14 @@ impl<'a> Evaluator<'a> {
         n: NodeId,
         out: &mut Vec<NodeId>,
     ) -> Eval<()> {
+        if matches!(axis, Axis::Descendant | Axis::DescendantOrSelf)
+            && matches!(test, NodeTest::Any | NodeTest::Element(None))
+            && !preds.is_empty()
+            && preds.iter().all(|p| p.memo.is_some())
+            && self.doc.kind(n) != NodeKind::Attribute
+        {
+            return self.descendants_by_local_name(axis, preds, n, out);
+        }
         if preds.iter().all(|p| !p.positional) {
             // Filter as we go: no position is needed.
             self.axis_walk(axis, test, n, &mut |ev, m| {
@@ -432,6 +440,42 @@ impl<'a> Evaluator<'a> {
             self.filter_nodes(p, &mut cand)?;
         }
         out.extend_from_slice(&cand);
+        Ok(())
+    }
+
+    /// `//*[contains(local-name(), 'Organization')]` and its like: the
+    /// predicates depend on the local name alone, so they are decided once
+    /// per element name of the document, and the elements of the names that
+    /// pass are taken from the name index instead of walking the subtree.
+    fn descendants_by_local_name(
+        &mut self,
+        axis: Axis,
+        preds: &'a [Pred],
+        n: NodeId,
+        out: &mut Vec<NodeId>,
+    ) -> Eval<()> {
+        let doc = self.doc;
+        let end = doc.subtree_end(n);
+        let or_self = axis == Axis::DescendantOrSelf;
+        let mark = out.len();
+        for (_, ids) in doc.element_names() {
+            let Some(&sample) = ids.first() else { continue };
+            let mut keep = true;
+            for p in preds {
+                if !self.pred_on_node(p, sample)? {
+                    keep = false;
+                    break;
+                }
+            }
+            if keep {
+                let from = ids.partition_point(|&x| x < n || (x == n && !or_self));
+                let to = ids.partition_point(|&x| x <= end);
+                out.extend_from_slice(ids.get(from..to).unwrap_or(&[]));
+            }
+        }
+        if let Some(found) = out.get_mut(mark..) {
+            found.sort_unstable();
+        }
         Ok(())
     }
 

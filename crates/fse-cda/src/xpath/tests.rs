@@ -533,6 +533,38 @@ fn name_only_predicates_are_memoized_per_local_name_not_per_node() {
 }
 
 #[test]
+fn descendants_by_a_name_only_predicate_come_from_the_name_index_in_document_order() {
+    let d = doc();
+    let r = root(&d);
+    // Expected lists computed with lxml on the same document.
+    let names = |src: &str| s(&d, r, &format!("string-join({src}/local-name(), ',')"));
+    assert_eq!(
+        names("//*[contains(local-name(), 'o')]"),
+        "ClinicalDocument,versionNumber,recordTarget,patientRole,author,assignedAuthor,\
+         assignedPerson,representedOrganization,telecom,component,structuredBody,component,\
+         section,code,code,entryRelationship,observation,code,entryRelationship,observation,\
+         code,component,section,code"
+    );
+    // From inside the document: only that subtree, the context excluded or included by axis.
+    assert_eq!(
+        names("hl7:component//*[contains(local-name(), 'ion')]"),
+        "section,entryRelationship,observation,entryRelationship,observation,section"
+    );
+    assert_eq!(
+        names("hl7:component/descendant::*[starts-with(local-name(), 'c')]"),
+        "component,code,code,code,code,component,code"
+    );
+    assert_eq!(
+        names("descendant-or-self::*[contains(local-name(), 'Document')]"),
+        "ClinicalDocument"
+    );
+    assert_eq!(
+        names("descendant::*[contains(local-name(), 'Document')]"),
+        ""
+    );
+}
+
+#[test]
 fn the_deepest_expression_accepted_evaluates_on_a_small_stack() {
     // The deepest nesting the compiler accepts, with long chains and paths
     // at every level, compiled, evaluated and dropped on a thread with a
