@@ -149,6 +149,17 @@ fn ebv_atom(a: &Atom<'_>) -> Eval<bool> {
     })
 }
 
+/// The atomic value of a literal expression.
+fn literal(e: &Expr) -> Option<Atom<'_>> {
+    match e {
+        Expr::Str(s) => Some(Atom::Str(Cow::Borrowed(s))),
+        Expr::Int(i) => Some(Atom::Int(*i)),
+        Expr::Dec(d) => Some(Atom::Dec(*d)),
+        Expr::Dbl(d) => Some(Atom::Dbl(*d)),
+        _ => None,
+    }
+}
+
 fn cardinality_error(what: &str) -> DynamicError {
     DynamicError::type_error(format!(
         "{what}: a sequence of more than one item is not allowed"
@@ -838,6 +849,7 @@ impl<'a> Evaluator<'a> {
             Expr::Call(Func::Exists, args, _) => self.exists(&args[0], f),
             Expr::Call(Func::Empty, args, _) => Ok(!self.exists(&args[0], f)?),
             Expr::Path(p) if p.streamable => self.stream(p, f, &mut |_| Ok(true)),
+            Expr::Var(slot) => ebv_value(self.var(*slot)?),
             _ => {
                 let v = self.eval(e, f)?;
                 ebv_value(&v)
@@ -845,8 +857,20 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// A variable's value, borrowed where it is bound: most uses only
+    /// read it (`$moodCd = 'EVN'`, `count($patient) = 0`), and a copy of a
+    /// node list would cost an allocation each time.
+    fn var(&self, slot: u32) -> Eval<&Value<'a>> {
+        match self.vars.get(slot as usize) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(DynamicError::new("XPDY0002", "variable without a value")),
+        }
+    }
+
     fn exists(&mut self, e: &'a Expr, f: Focus<'_, 'a>) -> Eval<bool> {
         match e {
+            Expr::Var(slot) => Ok(!self.var(*slot)?.is_empty()),
             Expr::Path(p) if p.streamable => self.stream(p, f, &mut |_| Ok(true)),
             _ => Ok(!self.eval(e, f)?.is_empty()),
         }
@@ -854,6 +878,7 @@ impl<'a> Evaluator<'a> {
 
     fn count(&mut self, e: &'a Expr, f: Focus<'_, 'a>) -> Eval<usize> {
         match e {
+            Expr::Var(slot) => Ok(self.var(*slot)?.len()),
             Expr::Path(p) if p.streamable => {
                 let mut n = 0usize;
                 self.stream(p, f, &mut |_| {
@@ -869,6 +894,26 @@ impl<'a> Evaluator<'a> {
     /// A general comparison: true when some pair of atomized items compares.
     fn general(&mut self, op: CmpOp, l: &'a Expr, r: &'a Expr, f: Focus<'_, 'a>) -> Eval<bool> {
         let doc = self.doc;
+        // `$v = 'literal'` (either way round): compared where `$v` is bound.
+        match (l, r, literal(l), literal(r)) {
+            (Expr::Var(slot), _, _, Some(b)) => {
+                for a in atoms(doc, self.var(*slot)?) {
+                    if general_pair(op, &a, &b)? {
+                        return Ok(true);
+                    }
+                }
+                return Ok(false);
+            }
+            (_, Expr::Var(slot), Some(a), _) => {
+                for b in atoms(doc, self.var(*slot)?) {
+                    if general_pair(op, &a, &b)? {
+                        return Ok(true);
+                    }
+                }
+                return Ok(false);
+            }
+            _ => {}
+        }
         if let Expr::Path(p) = l
             && p.streamable
         {
