@@ -423,8 +423,8 @@ impl<'a> Evaluator<'a> {
     ) -> Eval<()> {
         if matches!(axis, Axis::Descendant | Axis::DescendantOrSelf)
             && matches!(test, NodeTest::Any | NodeTest::Element(None))
-            && !preds.is_empty()
-            && preds.iter().all(|p| p.memo.is_some())
+            && preds.first().is_some_and(|p| p.memo.is_some())
+            && preds.iter().all(|p| !p.positional)
             && self.doc.kind(n) != NodeKind::Attribute
         {
             return self.descendants_by_local_name(axis, preds, n, out);
@@ -454,10 +454,11 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    /// `//*[contains(local-name(), 'Organization')]` and its like: the
-    /// predicates depend on the local name alone, so they are decided once
-    /// per element name of the document, and the elements of the names that
-    /// pass are taken from the name index instead of walking the subtree.
+    /// `//*[contains(local-name(), 'Organization')][…]` and its like: the
+    /// leading predicates depend on the local name alone, so they are
+    /// decided once per element name of the document, and the elements of
+    /// the names that pass are taken from the name index instead of walking
+    /// the subtree; the other predicates (none positional) then filter them.
     fn descendants_by_local_name(
         &mut self,
         axis: Axis,
@@ -469,10 +470,12 @@ impl<'a> Evaluator<'a> {
         let end = doc.subtree_end(n);
         let or_self = axis == Axis::DescendantOrSelf;
         let mark = out.len();
+        let by_name = preds.iter().take_while(|p| p.memo.is_some()).count();
+        let (name_preds, rest) = preds.split_at(by_name);
         for (_, ids) in doc.element_names() {
             let Some(&sample) = ids.first() else { continue };
             let mut keep = true;
-            for p in preds {
+            for p in name_preds {
                 if !self.pred_on_node(p, sample)? {
                     keep = false;
                     break;
@@ -486,6 +489,24 @@ impl<'a> Evaluator<'a> {
         }
         if let Some(found) = out.get_mut(mark..) {
             found.sort_unstable();
+        }
+        if !rest.is_empty() {
+            let mut keep = mark;
+            for i in mark..out.len() {
+                let m = out[i];
+                let mut holds = true;
+                for p in rest {
+                    if !self.pred_on_node(p, m)? {
+                        holds = false;
+                        break;
+                    }
+                }
+                if holds {
+                    out[keep] = m;
+                    keep += 1;
+                }
+            }
+            out.truncate(keep);
         }
         Ok(())
     }

@@ -562,6 +562,15 @@ fn descendants_by_a_name_only_predicate_come_from_the_name_index_in_document_ord
         names("descendant::*[contains(local-name(), 'Document')]"),
         ""
     );
+    // Further predicates, not about the name, filter what the index gave.
+    assert_eq!(
+        names("//*[contains(local-name(), 'o')][hl7:code]"),
+        "section,observation,observation,section"
+    );
+    assert_eq!(
+        names("//*[contains(local-name(), 'o')][hl7:code/@code = 'b']"),
+        "observation"
+    );
 }
 
 #[test]
