@@ -160,6 +160,26 @@ fn literal(e: &Expr) -> Option<Atom<'_>> {
     }
 }
 
+/// The one atomic value of `v`, if any; an error when it has several.
+fn single_atom<'a>(doc: &'a Document, v: &Value<'a>, what: &str) -> Eval<Option<Atom<'a>>> {
+    match v {
+        Value::Atom(a) => Ok(Some(a.clone())),
+        Value::Nodes(n) => match n.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(atomize(doc, *one))),
+            _ => Err(cardinality_error(what)),
+        },
+        Value::Items(_) => {
+            let mut it = atoms(doc, v);
+            let first = it.next();
+            if it.next().is_some() {
+                return Err(cardinality_error(what));
+            }
+            Ok(first)
+        }
+    }
+}
+
 fn cardinality_error(what: &str) -> DynamicError {
     DynamicError::type_error(format!(
         "{what}: a sequence of more than one item is not allowed"
@@ -976,6 +996,9 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates to at most one atomic value.
     fn opt_atom(&mut self, e: &'a Expr, f: Focus<'_, 'a>, what: &str) -> Eval<Option<Atom<'a>>> {
+        if let Expr::Var(slot) = e {
+            return single_atom(self.doc, self.var(*slot)?, what);
+        }
         if let Expr::Path(p) = e
             && p.streamable
         {
@@ -995,24 +1018,9 @@ impl<'a> Evaluator<'a> {
             }
             return Ok(found.map(|n| atomize(doc, n)));
         }
-        let v = self.eval(e, f)?;
-        match v {
+        match self.eval(e, f)? {
             Value::Atom(a) => Ok(Some(a)),
-            Value::Nodes(n) => match n.as_slice() {
-                [] => Ok(None),
-                [one] => Ok(Some(atomize(self.doc, *one))),
-                _ => Err(cardinality_error(what)),
-            },
-            Value::Items(items) => {
-                let mut it = atoms(self.doc, &Value::Items(items))
-                    .collect::<Vec<_>>()
-                    .into_iter();
-                let first = it.next();
-                if it.next().is_some() {
-                    return Err(cardinality_error(what));
-                }
-                Ok(first)
-            }
+            v => single_atom(self.doc, &v, what),
         }
     }
 
