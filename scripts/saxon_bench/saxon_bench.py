@@ -14,6 +14,12 @@ validation/docs and cda) through
      times; the median per document (schematron only: Saxon does less work
      than fse2 here, which only flatters Saxon).
 
+The two take turns on chunks of the corpus (--chunk, default 100 documents):
+fse2 validates a chunk, then Saxon the same chunk, and so on, so that a slow or
+fast spell of a shared machine falls on both. Besides the ratio of the two
+overall medians, the ratio of each chunk's medians is printed (median, lowest,
+highest): the pairs of measurements closest in time.
+
 Then prints both medians (over the documents both ran) and their ratio, the
 time each takes to load the rules, and cross-checks the ids: for each
 document, the multisets of error ids and of warning ids of fse2 against
@@ -22,7 +28,7 @@ Saxon's, and Saxon's against `expected.json`.
 How to run (from the repository root):
 
     python3 -m pip install saxonche==13.1.1
-    python3 scripts/saxon_bench/saxon_bench.py [--repeat 5] [--limit N]
+    python3 scripts/saxon_bench/saxon_bench.py [--repeat 5] [--limit N] [--chunk 100]
         [--corpus ../shared/corpus] [--rules DIR] [--show-diffs 10]
 
 SchXslt is not on a registry this project may use as such (it ships on
@@ -164,6 +170,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per document after one warm-up")
     ap.add_argument("--limit", type=int, help="only the first N documents")
     ap.add_argument("--show-diffs", type=int, default=10, help="how many id differences to print")
+    ap.add_argument("--chunk", type=int, default=100,
+                    help="documents per turn: fse2 and Saxon take turns on chunks of the corpus, so a "
+                         "slower or faster spell of the machine weighs on both sides alike")
     args = ap.parse_args()
     if args.repeat < 1:
         fail("--repeat must be at least 1")
@@ -183,40 +192,55 @@ def main() -> None:
             expected.update(json.loads(exp.read_text(encoding="utf-8")))
     schxslt = schxslt_dir()
 
-    ours, our_summary = run_fse2(files, rules, args.repeat)
+    if args.chunk < 1:
+        fail("--chunk must be at least 1")
+    chunks = [files[i:i + args.chunk] for i in range(0, len(files), args.chunk)]
+    ours, summaries, chunk_ratios = {}, [], []
 
     with PySaxonProcessor(license=False) as proc:
         xslt = proc.new_xslt30_processor()
         pipeline = xslt.compile_stylesheet(stylesheet_file=str(schxslt / "pipeline-for-svrl.xsl"))
         executables, compile_seconds = {}, 0.0
         saxon_times, saxon_ids, skipped = {}, {}, Counter()
-        for n, doc in enumerate(files, 1):
-            name = pick_schematron(index, doc)
-            if name is None:
-                skipped["not well-formed or no schematron for its templateId"] += 1
-                continue
-            if name not in executables:
-                t = time.perf_counter()
-                compiled = pipeline.transform_to_string(source_file=str(rules / "schematron" / name))
-                executables[name] = xslt.compile_stylesheet(stylesheet_text=compiled)
-                compile_seconds += time.perf_counter() - t
-            exe = executables[name]
-            text = doc.read_text(encoding="utf-8", errors="replace")
-            try:
-                node = proc.parse_xml(xml_text=text)
-                saxon_ids[doc.name] = ids_of(exe.transform_to_string(xdm_node=node))
-            except Exception as e:  # Saxon raises its own PySaxonApiError
-                skipped[f"Saxon error: {str(e)[:60]}"] += 1
-                continue
-            runs = []
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                node = proc.parse_xml(xml_text=text)
-                exe.transform_to_value(xdm_node=node)
-                runs.append(time.perf_counter() - t)
-            saxon_times[doc.name] = statistics.median(runs)
-            if n % 100 == 0:
-                print(f"  saxon: {n}/{len(files)}", file=sys.stderr)
+        done = 0
+        for chunk in chunks:
+            chunk_ours, summary = run_fse2(chunk, rules, args.repeat)
+            ours.update(chunk_ours)
+            summaries.append(summary)
+            chunk_saxon = []
+            for doc in chunk:
+                name = pick_schematron(index, doc)
+                if name is None:
+                    skipped["not well-formed or no schematron for its templateId"] += 1
+                    continue
+                if name not in executables:
+                    t = time.perf_counter()
+                    compiled = pipeline.transform_to_string(source_file=str(rules / "schematron" / name))
+                    executables[name] = xslt.compile_stylesheet(stylesheet_text=compiled)
+                    compile_seconds += time.perf_counter() - t
+                exe = executables[name]
+                text = doc.read_text(encoding="utf-8", errors="replace")
+                try:
+                    node = proc.parse_xml(xml_text=text)
+                    saxon_ids[doc.name] = ids_of(exe.transform_to_string(xdm_node=node))
+                except Exception as e:  # Saxon raises its own PySaxonApiError
+                    skipped[f"Saxon error: {str(e)[:60]}"] += 1
+                    continue
+                runs = []
+                for _ in range(args.repeat):
+                    t = time.perf_counter()
+                    node = proc.parse_xml(xml_text=text)
+                    exe.transform_to_value(xdm_node=node)
+                    runs.append(time.perf_counter() - t)
+                saxon_times[doc.name] = statistics.median(runs)
+                if doc.name in chunk_ours:
+                    chunk_saxon.append(doc.name)
+            if chunk_saxon:
+                chunk_ratios.append(
+                    statistics.median(saxon_times[d] for d in chunk_saxon)
+                    / statistics.median(chunk_ours[d]["micros"] / 1e6 for d in chunk_saxon))
+            done += len(chunk)
+            print(f"  fse2 and saxon: {done}/{len(files)}", file=sys.stderr)
         saxon_version = proc.version
 
     both = sorted(set(saxon_times) & set(ours))
@@ -248,9 +272,15 @@ def main() -> None:
     print(f"{saxon_version} + SchXslt {SCHXSLT_VERSION} (parse + schematron), warm: "
           f"median {saxon_median * 1e3:.3f} ms/document")
     print(f"ratio (Saxon / fse2): {saxon_median / ours_median:.1f}x")
-    print(f"rules load: fse2 {our_summary.get('rules_load_ms', float('nan')):.1f} ms for all schematrons; "
+    if chunk_ratios:
+        print(f"ratio per chunk of {args.chunk} (each side timed within minutes of the other): "
+              f"median {statistics.median(chunk_ratios):.1f}x, "
+              f"lowest {min(chunk_ratios):.1f}x, highest {max(chunk_ratios):.1f}x over {len(chunk_ratios)} chunks")
+    load_ms = statistics.median(x.get("rules_load_ms", float("nan")) for x in summaries)
+    print(f"rules load: fse2 {load_ms:.1f} ms for all schematrons (median over its runs); "
           f"Saxon+SchXslt {compile_seconds * 1e3:.0f} ms to compile the {len(executables)} used")
-    print(f"fse2 peak RSS over the run: {(our_summary.get('peak_rss_kib') or 0) / 1024:.1f} MiB")
+    peak = max((x.get("peak_rss_kib") or 0) for x in summaries)
+    print(f"fse2 peak RSS (the largest of its runs, one per chunk): {peak / 1024:.1f} MiB")
     print(f"schematron ids: fse2 = Saxon on {agree}/{len(both)} documents; "
           f"Saxon = expected.json on {expected_agree}/{expected_total}")
     for d, theirs, mine in diffs[: args.show_diffs]:
