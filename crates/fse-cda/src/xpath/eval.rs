@@ -493,18 +493,22 @@ impl<'a> Evaluator<'a> {
         let by_name = preds.iter().take_while(|p| p.memo.is_some()).count();
         let (name_preds, rest) = preds.split_at(by_name);
         for (_, ids) in doc.element_names() {
-            let Some(&sample) = ids.first() else { continue };
+            // Only names with elements in the subtree are asked about, as a
+            // walk of the subtree would.
+            let from = ids.partition_point(|&x| x < n || (x == n && !or_self));
+            let to = ids.partition_point(|&x| x <= end);
+            let Some(within @ [sample, ..]) = ids.get(from..to) else {
+                continue;
+            };
             let mut keep = true;
             for p in name_preds {
-                if !self.pred_on_node(p, sample)? {
+                if !self.pred_on_node(p, *sample)? {
                     keep = false;
                     break;
                 }
             }
             if keep {
-                let from = ids.partition_point(|&x| x < n || (x == n && !or_self));
-                let to = ids.partition_point(|&x| x <= end);
-                out.extend_from_slice(ids.get(from..to).unwrap_or(&[]));
+                out.extend_from_slice(within);
             }
         }
         if let Some(found) = out.get_mut(mark..) {
