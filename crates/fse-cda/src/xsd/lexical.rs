@@ -24,11 +24,14 @@ pub(crate) fn normalize(value: &str, ws: Whitespace) -> Cow<'_, str> {
         Whitespace::Collapse => {
             let trimmed = trim_blanks(value);
             // Already collapsed: no blank but single spaces between words.
-            let bytes = trimmed.as_bytes();
-            let clean = bytes.iter().enumerate().all(|(i, &b)| match b {
+            let mut after_space = false;
+            let clean = trimmed.bytes().all(|b| match b {
+                b' ' => !std::mem::replace(&mut after_space, true),
                 b'\t' | b'\n' | b'\r' => false,
-                b' ' => bytes.get(i + 1) != Some(&b' '),
-                _ => true,
+                _ => {
+                    after_space = false;
+                    true
+                }
             });
             if clean {
                 Cow::Borrowed(trimmed)
@@ -183,23 +186,36 @@ fn is_any_uri(s: &str) -> bool {
     if s.is_empty() {
         return true;
     }
-    let cleaned: Vec<u8> = s
-        .bytes()
-        .map(|b| {
-            if !(32..127).contains(&b) || b" <>\"{}|\\^`'".contains(&b) {
-                b'_'
-            } else {
-                b
-            }
-        })
-        .collect();
-    let mut absolute = Uri { s: &cleaned, at: 0 };
+    let mut absolute = Uri {
+        s: s.as_bytes(),
+        at: 0,
+    };
     if absolute.uri() {
         return true;
     }
-    let mut relative = Uri { s: &cleaned, at: 0 };
+    let mut relative = Uri {
+        s: s.as_bytes(),
+        at: 0,
+    };
     relative.relative_ref()
 }
+
+/// Each byte as the URI parser reads it: itself, or `_` for one a URI may
+/// not hold.
+static URI_BYTES: [u8; 256] = {
+    let mut table = [b'_'; 256];
+    let mut b = 32;
+    while b < 127 {
+        if !matches!(
+            b,
+            b' ' | b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`' | b'\''
+        ) {
+            table[b as usize] = b;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// A port of libxml2's RFC 3986 parser (uri.c), answering only "does it
 /// parse".
@@ -209,8 +225,13 @@ struct Uri<'a> {
 }
 
 impl Uri<'_> {
+    /// The byte at `at + offset` (0 past the end), with the characters a
+    /// URI may not hold read as a harmless `_`: libxml2 escapes them
+    /// first, and reading them so spares a cleaned copy.
     fn byte(&self, offset: usize) -> u8 {
-        self.s.get(self.at + offset).copied().unwrap_or(0)
+        self.s
+            .get(self.at + offset)
+            .map_or(0, |&b| URI_BYTES[usize::from(b)])
     }
 
     fn cur(&self) -> u8 {
@@ -422,6 +443,53 @@ mod tests {
         assert_eq!(normalize("a b", Whitespace::Collapse), "a b");
         assert_eq!(normalize("a\tb", Whitespace::Replace), "a b");
         assert_eq!(normalize(" a ", Whitespace::Preserve), " a ");
+        // Already collapsed: borrowed; anything else: rebuilt.
+        for clean in ["a b c", " a b ", "a", "", "\u{e0} b"] {
+            assert!(
+                matches!(normalize(clean, Whitespace::Collapse), Cow::Borrowed(_)),
+                "{clean:?}"
+            );
+        }
+        for (dirty, collapsed) in [
+            ("a  b", "a b"),
+            ("a\tb", "a b"),
+            ("a \nb", "a b"),
+            ("a\rb  ", "a b"),
+            ("x y  z", "x y z"),
+        ] {
+            let n = normalize(dirty, Whitespace::Collapse);
+            assert!(matches!(n, Cow::Owned(_)), "{dirty:?}");
+            assert_eq!(n, collapsed);
+        }
+    }
+
+    #[test]
+    fn blank_text() {
+        for blank in [
+            "",
+            "\n",
+            "\r\n",
+            "\n        ",
+            "\n                        ",
+            "\t\t",
+            "\n\t  \r\n    ",
+            "                 ",
+        ] {
+            assert!(!has_non_blank(blank), "{blank:?}");
+        }
+        for text in [
+            "a",
+            "\na",
+            "\n        a",
+            "\n       a        ",
+            "        a",
+            "                a",
+            "\n                       x",
+            "\u{a0}",
+            "\n\u{b}",
+        ] {
+            assert!(has_non_blank(text), "{text:?}");
+        }
     }
 
     #[test]
@@ -475,7 +543,27 @@ mod tests {
             assert!(is_valid(Builtin::AnyUri, ok), "{ok}");
         }
         assert!(is_valid(Builtin::AnyUri, "#[REF_1]"));
-        for bad in ["%zz", "a#b#c", "1a:b", "http://h:x/", "http://h:/"] {
+        // Characters a URI may not hold are read as `_`, wherever they are.
+        for ok in [
+            "a b",
+            "http://h/a b",
+            "x{y}",
+            "\u{e8}",
+            "#a\"b",
+            "a|b^c`d'e\\f",
+        ] {
+            assert!(is_valid(Builtin::AnyUri, ok), "{ok}");
+        }
+        for bad in [
+            "%zz",
+            "a#b#c",
+            "1a:b",
+            "http://h:x/",
+            "http://h:/",
+            "a b#c#d",
+            "h<t:x",
+            "http://[h",
+        ] {
             assert!(!is_valid(Builtin::AnyUri, bad), "{bad}");
         }
         assert!(is_valid(Builtin::Base64Binary, "QUJD"));
