@@ -131,6 +131,32 @@ impl SchemaSet {
         })
     }
 
+    /// Per complex type of the set, the mask of its required attribute
+    /// uses (`None` past 128 uses), so that an element with all of them
+    /// skips the scan for missing ones. Built once per process.
+    fn required_uses(self) -> &'static [Option<u128>] {
+        static MASKS: [OnceLock<Vec<Option<u128>>>; 2] = [OnceLock::new(), OnceLock::new()];
+        let slot = match self {
+            SchemaSet::PocdMt000040Uv02 => &MASKS[0],
+            SchemaSet::PocdHd000040 => &MASKS[1],
+        };
+        slot.get_or_init(|| {
+            self.schema()
+                .complex_types
+                .iter()
+                .map(|ct| {
+                    (ct.attributes.len() <= 128).then(|| {
+                        ct.attributes
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, u)| u.required)
+                            .fold(0, |mask, (i, _)| mask | 1 << i)
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// The set's pattern facets, compiled once per process.
     fn matchers(self) -> &'static [Matcher] {
         static COMPILED: [OnceLock<Vec<Matcher>>; 2] = [OnceLock::new(), OnceLock::new()];
@@ -299,12 +325,40 @@ pub fn validate(doc: &Document) -> Result<Vec<XsdFinding>> {
 
 /// Validates `doc` against a given set, whatever its typeId says.
 pub fn validate_with(doc: &Document, set: SchemaSet) -> Vec<XsdFinding> {
-    validate::Run::new(doc, set.schema(), set.matchers(), set.local_names()).run()
+    validate::Run::new(
+        doc,
+        set.schema(),
+        set.matchers(),
+        set.local_names(),
+        set.required_uses(),
+    )
+    .run()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_masks_name_exactly_the_required_uses() {
+        for set in SchemaSet::ALL {
+            let types = set.schema().complex_types;
+            let masks = set.required_uses();
+            assert_eq!(masks.len(), types.len());
+            assert!(masks.iter().any(|m| m.is_some_and(|m| m != 0)));
+            for (ct, mask) in types.iter().zip(masks) {
+                let Some(mask) = mask else {
+                    assert!(ct.attributes.len() > 128);
+                    continue;
+                };
+                for (i, u) in ct.attributes.iter().enumerate() {
+                    assert_eq!(mask >> i & 1 == 1, u.required);
+                }
+                let len = u32::try_from(ct.attributes.len()).unwrap_or(u32::MAX);
+                assert!(mask.checked_shr(len).is_none_or(|rest| rest == 0));
+            }
+        }
+    }
 
     #[test]
     fn every_pattern_of_both_sets_compiles() {

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use super::lexical::{self, is_blank};
 use super::schema::{
-    Builtin, Content, Element, Facet, Schema, SimpleType, State, Transition, TypeRef, Variety,
+    Builtin, Content, Element, Facet, Schema, SimpleType, State, Transition, TypeRef, Use, Variety,
     Whitespace,
 };
 use super::{LocalNames, Matcher, XsdFinding};
@@ -54,7 +54,10 @@ pub(super) struct Run<'d> {
     depth: usize,
     /// The document's symbol for the XSI namespace, if it uses it.
     xsi: Option<Sym>,
-    attribute_buffer: Vec<(NodeId, Option<usize>, bool)>,
+    attribute_buffer: Vec<NodeId>,
+    /// Per complex type, the mask of its required attribute uses (`None`
+    /// when it has more uses than a mask holds).
+    required_uses: &'static [Option<u128>],
     /// Same-name sibling positions computed for locations.
     sibling_indices: HashMap<NodeId, usize>,
     /// Set once `MAX_FINDINGS` is reached: the walk winds down.
@@ -67,6 +70,7 @@ impl<'d> Run<'d> {
         schema: &'static Schema,
         matchers: &'static [Matcher],
         local_names: &'static LocalNames,
+        required_uses: &'static [Option<u128>],
     ) -> Self {
         Run {
             doc,
@@ -78,6 +82,7 @@ impl<'d> Run<'d> {
             depth: 0,
             xsi: doc.symbol(XSI_NS),
             attribute_buffer: Vec::new(),
+            required_uses,
             sibling_indices: HashMap::new(),
             stopped: false,
         }
@@ -486,11 +491,14 @@ impl<'d> Run<'d> {
         // Which uses are present (types have far fewer than 128 uses; one
         // beyond that simply counts as missing, never as found).
         let mut found: u128 = 0;
-        // Per attribute, in document order: the use it matches, or none,
-        // and whether its value disagrees with a fixed one. Reused across
-        // elements: this pass ends before any child is visited.
-        let mut matched = std::mem::take(&mut self.attribute_buffer);
-        matched.clear();
+        // Whether an attribute is not allowed or disagrees with a fixed
+        // value: reported after every value error, so in a second pass
+        // that valid elements never take.
+        let mut misfit = false;
+        // The attributes whose value disagrees with a fixed one (their
+        // validity, needed to know it, is not asked twice).
+        self.attribute_buffer.clear();
+        // Values, in document order; fixed values compared once valid.
         for a in doc.attributes(node) {
             if self.is_meta(a) {
                 continue;
@@ -499,17 +507,13 @@ impl<'d> Run<'d> {
                 .names
                 .attribute_name(doc, a)
                 .and_then(|name| uses.iter().position(|u| u.name == name));
-            if let Some(u) = u.filter(|&u| u < 128) {
-                found |= 1 << u;
-            }
-            matched.push((a, u, false));
-        }
-        // Values, in document order; fixed values compared once valid.
-        for entry in &mut matched {
-            let (a, u, _) = *entry;
-            let Some(use_) = u.and_then(|u| uses.get(u)) else {
+            let Some((u, use_)) = u.and_then(|u| Some((u, uses.get(u)?))) else {
+                misfit = true;
                 continue;
             };
+            if u < 128 {
+                found |= 1 << u;
+            }
             let at = At {
                 element: node,
                 attribute: Some(a),
@@ -527,28 +531,19 @@ impl<'d> Run<'d> {
                     Some(Whitespace::Replace) => Whitespace::Replace,
                     _ => Whitespace::Collapse,
                 };
-                entry.2 = lexical::normalize(value, ws) != lexical::normalize(fixed, ws);
+                if lexical::normalize(value, ws) != lexical::normalize(fixed, ws) {
+                    misfit = true;
+                    self.attribute_buffer.push(a);
+                }
             }
         }
-        for &(a, u, fixed_mismatch) in &matched {
-            let at = At {
-                element: node,
-                attribute: Some(a),
-            };
-            match u {
-                None => {
-                    let name = expanded_name(doc, a);
-                    self.error(at, format!("The attribute '{name}' is not allowed."));
-                }
-                Some(u) if fixed_mismatch => {
-                    let fixed = uses.get(u).and_then(|u| u.fixed).unwrap_or_default();
-                    let value = doc.value(a);
-                    self.error(at, format!("The value '{value}' does not match the fixed value constraint '{fixed}'."));
-                }
-                Some(_) => {}
-            }
+        if misfit {
+            self.misfit_attributes(node, uses);
         }
-        self.attribute_buffer = matched;
+        let required = self.required_uses.get(usize::from(c)).copied().flatten();
+        if required.is_some_and(|r| r & !found == 0) {
+            return;
+        }
         for (u, use_) in uses.iter().enumerate() {
             if use_.required && (u >= 128 || found & (1 << u) == 0) {
                 let name = self.schema_name(use_.name);
@@ -559,6 +554,38 @@ impl<'d> Run<'d> {
                     },
                     format!("The attribute '{name}' is required but missing."),
                 );
+            }
+        }
+    }
+
+    /// Reports, in document order, the attributes not allowed and those
+    /// whose value disagrees with a fixed one (in `attribute_buffer`).
+    #[cold]
+    fn misfit_attributes(&mut self, node: NodeId, uses: &'static [Use]) {
+        let doc = self.doc;
+        for a in doc.attributes(node) {
+            if self.is_meta(a) {
+                continue;
+            }
+            let at = At {
+                element: node,
+                attribute: Some(a),
+            };
+            let u = self
+                .names
+                .attribute_name(doc, a)
+                .and_then(|name| uses.iter().find(|u| u.name == name));
+            match u {
+                None => {
+                    let name = expanded_name(doc, a);
+                    self.error(at, format!("The attribute '{name}' is not allowed."));
+                }
+                Some(u) if self.attribute_buffer.contains(&a) => {
+                    let fixed = u.fixed.unwrap_or_default();
+                    let value = doc.value(a);
+                    self.error(at, format!("The value '{value}' does not match the fixed value constraint '{fixed}'."));
+                }
+                Some(_) => {}
             }
         }
     }
@@ -703,9 +730,20 @@ impl<'d> Run<'d> {
                     Cow::Borrowed(value)
                 };
                 let mut valid = lexical::is_valid(builtin, &v);
-                if valid && builtin == Builtin::Id && at.attribute.is_some() {
-                    let id = v.trim_matches(is_blank).to_string();
-                    valid = self.ids.insert(Cow::Owned(id));
+                if valid
+                    && builtin == Builtin::Id
+                    && let Some(attribute) = at.attribute
+                {
+                    let id = v.trim_matches(is_blank);
+                    // The attribute's own text, when it is the value, is
+                    // borrowed for the document's lifetime: no copy.
+                    let raw = self.doc.value(attribute).trim_matches(is_blank);
+                    let id = if raw == id {
+                        Cow::Borrowed(raw)
+                    } else {
+                        Cow::Owned(id.to_string())
+                    };
+                    valid = self.ids.insert(id);
                 }
                 if !valid {
                     if fire {
