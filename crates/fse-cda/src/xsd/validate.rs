@@ -747,8 +747,7 @@ impl<'d> Run<'d> {
                 }
                 if !valid {
                     if fire {
-                        let label = self.type_label(st, "atomic");
-                        self.error(at, format!("'{v}' is not a valid value of {label}."));
+                        self.report_invalid(at, st, &v, "atomic");
                     }
                     return false;
                 }
@@ -774,8 +773,7 @@ impl<'d> Run<'d> {
                 }
                 if !valid && fire {
                     let shown = lexical::normalize(value, Whitespace::Collapse);
-                    let label = self.type_label(st, "list");
-                    self.error(at, format!("'{shown}' is not a valid value of {label}."));
+                    self.report_invalid(at, st, &shown, "list");
                 }
                 valid
             }
@@ -793,12 +791,20 @@ impl<'d> Run<'d> {
                     valid = self.facets(at, t, &v, None, fire);
                 }
                 if !valid && fire {
-                    let label = self.type_label(st, "union");
-                    self.error(at, format!("'{value}' is not a valid value of {label}."));
+                    self.report_invalid(at, st, value, "union");
                 }
                 valid
             }
         }
+    }
+
+    /// "'v' is not a valid value of the ... type": out of line, so that
+    /// the checks of valid values stay lean.
+    #[cold]
+    #[inline(never)]
+    fn report_invalid(&mut self, at: At, st: &SimpleType, shown: &str, variety: &str) {
+        let label = self.type_label(st, variety);
+        self.error(at, format!("'{shown}' is not a valid value of {label}."));
     }
 
     /// Facets of `t` and its bases (libxml2's xmlSchemaValidateFacets).
@@ -973,6 +979,8 @@ impl NameMap {
         )
     }
 
+    // Inlined: a hit is a few instructions, cheaper than the call.
+    #[inline]
     fn cached(
         cache: &mut [(u32, u16)],
         schema: &'static Schema,
@@ -984,16 +992,29 @@ impl NameMap {
         let key = u32::try_from(ns.index() + 1).unwrap_or(u32::MAX);
         let id = match cache.get(local.index()) {
             Some(&(k, id)) if k == key => id,
-            _ => {
-                let id = Self::lookup(schema, local_names, doc.sym_str(ns), doc.sym_str(local))
-                    .unwrap_or(NO_NAME);
-                if let Some(slot) = cache.get_mut(local.index()) {
-                    *slot = (key, id);
-                }
-                id
-            }
+            _ => Self::miss(cache, schema, local_names, doc, node),
         };
         (id != NO_NAME).then_some(id)
+    }
+
+    /// Looks a name up and caches the answer (`NO_NAME` when none).
+    #[cold]
+    #[inline(never)]
+    fn miss(
+        cache: &mut [(u32, u16)],
+        schema: &'static Schema,
+        local_names: &LocalNames,
+        doc: &Document,
+        node: NodeId,
+    ) -> u16 {
+        let (ns, local) = doc.name_syms(node);
+        let key = u32::try_from(ns.index() + 1).unwrap_or(u32::MAX);
+        let id = Self::lookup(schema, local_names, doc.sym_str(ns), doc.sym_str(local))
+            .unwrap_or(NO_NAME);
+        if let Some(slot) = cache.get_mut(local.index()) {
+            *slot = (key, id);
+        }
+        id
     }
 
     fn lookup(schema: &Schema, local_names: &LocalNames, ns: &str, local: &str) -> Option<u16> {
