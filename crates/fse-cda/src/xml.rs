@@ -619,7 +619,7 @@ struct Builder<'s> {
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
     /// Qualified names already split and interned.
-    qnames: FastMap<Arc<str>, (Sym, Sym)>,
+    qnames: QNames,
     /// By symbol, the last start tag (its stamp) with an attribute of that
     /// local name, and with a declaration of that prefix.
     seen_attrs: Vec<u32>,
@@ -672,7 +672,7 @@ impl<'s> Builder<'s> {
             pending_at: 0,
             seen_root: false,
             attrs: Vec::new(),
-            qnames: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
+            qnames: QNames::with_capacity(NAMES_GUESS),
             seen_attrs: Vec::new(),
             seen_decls: Vec::new(),
         }
@@ -1149,17 +1149,13 @@ impl<'s> Builder<'s> {
     /// The interned (prefix, local name) of a qualified name, with one hash
     /// lookup for names seen before.
     fn intern_qname(&mut self, qname: &str) -> (Sym, Sym) {
-        if let Some(&pair) = self.qnames.get(qname) {
+        let hash = QNames::hash(qname.as_bytes());
+        if let Some(pair) = self.qnames.get(qname, hash) {
             return pair;
         }
         let (prefix, local) = split_qname(qname);
         let pair = (intern(&mut self.doc, prefix), intern(&mut self.doc, local));
-        // An unprefixed name is its local name: share that symbol's string.
-        let key = match self.doc.syms.get(pair.1.index()) {
-            Some(text) if **text == *qname => Arc::clone(text),
-            _ => qname.into(),
-        };
-        self.qnames.insert(key, pair);
+        self.qnames.insert(qname, hash, pair);
         pair
     }
 
@@ -1172,6 +1168,156 @@ impl<'s> Builder<'s> {
             self.bindings.truncate(mark);
         }
     }
+}
+
+/// The qualified names of one document already split and interned, by
+/// their text. A table of its own rather than a map: the hash is taken
+/// once over whole words, a name seen before costs one comparison, and a
+/// new one is copied into a shared buffer instead of an allocation.
+struct QNames {
+    /// Open addressing with linear probing; a power of two in number, at
+    /// most half full.
+    slots: Vec<QNameSlot>,
+    /// `64 - log2(slots.len())`: slots are chosen by the hash's top bits,
+    /// the best mixed ones of a multiplicative hash.
+    shift: u32,
+    len: usize,
+    text: String,
+}
+
+#[derive(Clone, Copy)]
+struct QNameSlot {
+    /// Never zero for a used slot: zero marks an empty one.
+    hash: u64,
+    start: u32,
+    len: u32,
+    pair: (Sym, Sym),
+}
+
+impl QNameSlot {
+    const EMPTY: QNameSlot = QNameSlot {
+        hash: 0,
+        start: 0,
+        len: 0,
+        pair: (Sym::EMPTY, Sym::EMPTY),
+    };
+}
+
+impl QNames {
+    fn with_capacity(names: usize) -> Self {
+        let slots = (names * 2).next_power_of_two().max(16);
+        Self {
+            slots: vec![QNameSlot::EMPTY; slots],
+            shift: 64 - slots.trailing_zeros(),
+            len: 0,
+            text: String::with_capacity(names * 16),
+        }
+    }
+
+    /// Every byte counts, read a word at a time: the tail as one word that
+    /// overlaps the last whole one, or for short names pieced from loads
+    /// that together cover every byte. With the length mixed in, no two
+    /// names read the same words.
+    fn hash(name: &[u8]) -> u64 {
+        let mut hasher = FxHasher::default();
+        hasher.add(name.len() as u64);
+        let mut chunks = name.chunks_exact(8);
+        for chunk in &mut chunks {
+            hasher.add(word(chunk));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let tail = if name.len() >= 8 {
+                word(name.get(name.len() - 8..).unwrap_or_default())
+            } else if rest.len() >= 4 {
+                let low = half_word(rest.get(..4).unwrap_or_default());
+                let high = half_word(rest.get(rest.len() - 4..).unwrap_or_default());
+                low | high << 32
+            } else {
+                let at = |i: usize| u64::from(rest.get(i).copied().unwrap_or(0));
+                at(0) | at(rest.len() / 2) << 8 | at(rest.len() - 1) << 16
+            };
+            hasher.add(tail);
+        }
+        hasher.hash | 1
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    fn get(&self, name: &str, hash: u64) -> Option<(Sym, Sym)> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(hash);
+        loop {
+            let slot = self.slots.get(i)?;
+            if slot.hash == 0 {
+                return None;
+            }
+            if slot.hash == hash
+                && self
+                    .text
+                    .as_bytes()
+                    .get(slot.start as usize..(slot.start + slot.len) as usize)
+                    == Some(name.as_bytes())
+            {
+                return Some(slot.pair);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds a name `get` did not find.
+    fn insert(&mut self, name: &str, hash: u64, pair: (Sym, Sym)) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let start = saturate(self.text.len());
+        self.text.push_str(name);
+        self.place(QNameSlot {
+            hash,
+            start,
+            len: saturate(name.len()),
+            pair,
+        });
+        self.len += 1;
+    }
+
+    fn place(&mut self, new: QNameSlot) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(new.hash);
+        while let Some(slot) = self.slots.get_mut(i) {
+            if slot.hash == 0 {
+                *slot = new;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let doubled = vec![QNameSlot::EMPTY; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.shift -= 1;
+        for slot in old.into_iter().filter(|s| s.hash != 0) {
+            self.place(slot);
+        }
+    }
+}
+
+/// Eight bytes as a little-endian word (zero if `bytes` is shorter).
+fn word(bytes: &[u8]) -> u64 {
+    bytes
+        .first_chunk::<8>()
+        .map_or(0, |chunk| u64::from_le_bytes(*chunk))
+}
+
+/// Four bytes as a little-endian word (zero if `bytes` is shorter).
+fn half_word(bytes: &[u8]) -> u64 {
+    bytes
+        .first_chunk::<4>()
+        .map_or(0, |chunk| u64::from(u32::from_le_bytes(*chunk)))
 }
 
 /// Appends `text` with XML 1.0 line-end handling: `\r\n` and a lone `\r`
@@ -1249,14 +1395,19 @@ fn attribute_value(
         Some(_) => return Err(AttrError::UnquotedValue(open)),
     };
     let start = open + 1;
-    let mut special = false;
-    for (i, &b) in bytes.get(start..).unwrap_or_default().iter().enumerate() {
-        if b == quote {
-            return Ok((start, start + i, special));
+    let rest = bytes.get(start..).unwrap_or_default();
+    match memchr::memchr(quote, rest) {
+        Some(len) => {
+            let value = rest.get(..len).unwrap_or_default();
+            // No early exit, so the loop is vectorized; other control bytes
+            // only send a value through a normalization that keeps them.
+            let special = value
+                .iter()
+                .fold(false, |found, &b| found | (b < 0x20) | (b == b'&'));
+            Ok((start, start + len, special))
         }
-        special |= matches!(b, b'\t' | b'\r' | b'\n' | b'&');
+        None => Err(AttrError::ExpectedQuote(bytes.len(), quote)),
     }
-    Err(AttrError::ExpectedQuote(bytes.len(), quote))
 }
 
 /// The names of a tag's attributes before `until`, each with where it
@@ -1695,6 +1846,41 @@ mod tests {
         // A declaration applies to the attributes of its own tag, wherever it is.
         let doc = parse("<r p:a='1' xmlns:p='urn:p'/>").unwrap();
         assert_eq!(doc.attribute(doc.root_element(), "urn:p", "a"), Some("1"));
+    }
+
+    #[test]
+    fn many_distinct_names_keep_their_symbols() {
+        // Far more names than the table starts with, of every short length
+        // (each way of hashing a name's tail), prefixed and not.
+        let names: Vec<String> = (0..3000)
+            .map(|i| format!("{}{i}", "n".repeat(i % 19)))
+            .collect();
+        let mut xml = String::from("<r xmlns:p='urn:p'>");
+        for (i, name) in names.iter().enumerate() {
+            let qname = if i % 3 == 0 {
+                format!("p:{name}")
+            } else {
+                name.clone()
+            };
+            xml.push_str(&format!("<{qname} {qname}='{i}'/>"));
+        }
+        // Every name a second time, found in the table this time.
+        for name in &names {
+            xml.push_str(&format!("<{name}/>"));
+        }
+        xml.push_str("</r>");
+        let doc = parse(&xml).unwrap();
+        let kids: Vec<_> = doc.child_elements(doc.root_element()).collect();
+        assert_eq!(kids.len(), 2 * names.len());
+        for (i, name) in names.iter().enumerate() {
+            let (first, again) = (kids[i], kids[names.len() + i]);
+            assert_eq!(doc.local_name(first), name);
+            assert_eq!(doc.local_name(again), name);
+            assert_eq!(doc.name_syms(again).1, doc.name_syms(first).1);
+            let ns = if i % 3 == 0 { "urn:p" } else { "" };
+            assert_eq!(doc.namespace(first), ns);
+            assert_eq!(doc.attribute(first, ns, name), Some(i.to_string().as_str()));
+        }
     }
 
     #[test]
