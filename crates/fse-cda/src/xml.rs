@@ -223,6 +223,18 @@ impl Document {
             });
         }
         let source = decode(bytes)?;
+        if let Some(at) = forbidden_control(&source) {
+            let pos = position_in(&source, at);
+            return Err(Error::NotWellFormed {
+                message: format!(
+                    "character U+{:04X} is not allowed in XML 1.0",
+                    source.as_bytes().get(at).copied().unwrap_or_default()
+                ),
+                line: pos.line,
+                column: pos.column,
+                source: None,
+            });
+        }
         let mut doc = Builder::new(&source, limits).run()?;
         doc.source = source.into();
         Ok(doc)
@@ -1374,6 +1386,19 @@ fn push_xml10_eols(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
+/// Where the first control character XML 1.0 forbids (all below U+0020
+/// but tab, line feed and carriage return) is, anywhere in the document:
+/// quick_xml lets them pass. One pass with no early exit, so it is
+/// vectorized; the position is looked for only when there is one.
+fn forbidden_control(source: &str) -> Option<usize> {
+    let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    let bytes = source.as_bytes();
+    if !bytes.iter().fold(false, |found, &b| found | bad(b)) {
+        return None;
+    }
+    bytes.iter().position(|&b| bad(b))
+}
+
 /// Whether `name` is an XML 1.0 name without a colon (an NCName of the
 /// namespaces recommendation).
 fn is_ncname(name: &str) -> bool {
@@ -1842,6 +1867,31 @@ mod tests {
             doc.attribute(doc.root_element(), "u", "x-y.z_1·"),
             Some("1")
         );
+    }
+
+    #[test]
+    fn control_characters_are_rejected_where_they_are() {
+        for (xml, line, column) in [
+            ("<r>a\u{1}b</r>", 1, 5),
+            ("<r a='x\u{8}'/>", 1, 8),
+            ("<r>\n<!-- \u{1f} --></r>", 2, 6),
+            ("<r><![CDATA[\u{0}]]></r>", 1, 13),
+        ] {
+            match parse(xml) {
+                Err(Error::NotWellFormed {
+                    message,
+                    line: l,
+                    column: c,
+                    ..
+                }) => {
+                    assert!(message.contains("is not allowed in XML 1.0"), "{message}");
+                    assert_eq!((l, c), (line, column), "{xml:?}");
+                }
+                other => panic!("{xml:?}: {other:?}"),
+            }
+        }
+        // Tab, line feed and carriage return are allowed anywhere.
+        assert!(parse("<r a='\t\r\n'>\t\r\n</r>").is_ok());
     }
 
     #[test]
