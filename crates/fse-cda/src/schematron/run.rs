@@ -21,6 +21,7 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut owner: Vec<u32> = vec![UNCLAIMED; doc.len()];
     let mut claims: Vec<(NodeId, u32)> = Vec::new();
+    let mut prefix_nodes: Vec<Option<Result<Vec<NodeId>, DynamicError>>> = Vec::new();
     for pattern in &s.patterns {
         for l in &pattern.lets {
             bind(&mut ev, l, top);
@@ -28,7 +29,11 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
         owner.fill(UNCLAIMED);
         claims.clear();
         // Each node goes to the first rule whose context selects it.
-        let mut prefix_nodes: Vec<Option<Result<Vec<NodeId>, DynamicError>>> = Vec::new();
+        for old in prefix_nodes.drain(..) {
+            if let Some(Ok(list)) = old {
+                ev.give_list(list);
+            }
+        }
         prefix_nodes.resize_with(pattern.prefixes.len(), || None);
         for (ri, rule) in pattern.rules.iter().enumerate() {
             let ri = u32::try_from(ri).unwrap_or(UNCLAIMED - 1);
@@ -97,37 +102,41 @@ fn prefix_value<'a, 'm>(
     memo: &'m mut [Option<Result<Vec<NodeId>, DynamicError>>],
     id: usize,
 ) -> Result<&'m [NodeId], DynamicError> {
-    // The chain from the root down to `id`, then evaluated top-down.
-    let mut chain = vec![id];
-    while let Some(&last) = chain.last() {
-        match prefixes.get(last).and_then(|p| p.parent) {
-            Some(parent) if memo.get(last).is_some_and(Option::is_none) => chain.push(parent),
-            _ => break,
-        }
-    }
-    for &node in chain.iter().rev() {
-        if memo.get(node).is_some_and(Option::is_some) {
-            continue;
-        }
-        let Some(prefix) = prefixes.get(node) else {
-            continue;
-        };
-        let result = match prefix.parent {
-            None => ev.axis_step(&prefix.step, &[NodeId::DOCUMENT]),
-            Some(parent) => match memo.get(parent) {
-                Some(Some(Ok(nodes))) => ev.axis_step(&prefix.step, nodes),
-                Some(Some(Err(e))) => Err(e.clone()),
-                _ => ev.axis_step(&prefix.step, &[]),
-            },
-        };
-        if let Some(slot) = memo.get_mut(node) {
-            *slot = Some(result);
-        }
-    }
+    fill_prefix(ev, prefixes, memo, id);
     match memo.get(id) {
         Some(Some(Ok(nodes))) => Ok(nodes),
         Some(Some(Err(e))) => Err(e.clone()),
         _ => Ok(&[]),
+    }
+}
+
+/// Computes the memo entry of prefix `id`, its ancestors' first.
+fn fill_prefix<'a>(
+    ev: &mut Evaluator<'a>,
+    prefixes: &'a [Prefix],
+    memo: &mut [Option<Result<Vec<NodeId>, DynamicError>>],
+    id: usize,
+) {
+    if !memo.get(id).is_some_and(Option::is_none) {
+        return;
+    }
+    let Some(prefix) = prefixes.get(id) else {
+        return;
+    };
+    if let Some(parent) = prefix.parent {
+        fill_prefix(ev, prefixes, memo, parent);
+    }
+    let mut out = ev.take_list();
+    let result = match prefix.parent {
+        None => ev.axis_step_into(&prefix.step, &[NodeId::DOCUMENT], &mut out),
+        Some(parent) => match memo.get(parent) {
+            Some(Some(Ok(nodes))) => ev.axis_step_into(&prefix.step, nodes, &mut out),
+            Some(Some(Err(e))) => Err(e.clone()),
+            _ => ev.axis_step_into(&prefix.step, &[], &mut out),
+        },
+    };
+    if let Some(slot) = memo.get_mut(id) {
+        *slot = Some(result.map(|()| out));
     }
 }
 

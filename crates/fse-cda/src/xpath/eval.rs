@@ -60,6 +60,9 @@ pub(crate) struct Evaluator<'a> {
     /// Cached base results: (context node, base id) → range of `arena`.
     base_cache: std::collections::HashMap<(NodeId, u32), (u32, u32), PairHash>,
     arena: Vec<NodeId>,
+    /// Emptied node lists kept for reuse: intermediate steps of paths and
+    /// bases would otherwise cost an allocation each.
+    spare: Vec<Vec<NodeId>>,
 }
 
 /// A multiplicative hash for small integer keys (the default SipHash costs
@@ -212,7 +215,19 @@ impl<'a> Evaluator<'a> {
             shared_bases: table.shared_bases(),
             base_cache: std::collections::HashMap::with_hasher(PairHash),
             arena: Vec::new(),
+            spare: Vec::new(),
         }
+    }
+
+    /// An empty node list, reusing a spare one when there is one.
+    pub(crate) fn take_list(&mut self) -> Vec<NodeId> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Keeps a node list for reuse.
+    pub(crate) fn give_list(&mut self, mut list: Vec<NodeId>) {
+        list.clear();
+        self.spare.push(list);
     }
 
     fn focus_node(&self, f: Focus<'_, 'a>) -> Eval<NodeId> {
@@ -680,9 +695,13 @@ impl<'a> Evaluator<'a> {
         let Some((last, init)) = steps.split_last() else {
             return Ok((0, 0));
         };
-        let mut current = vec![start];
+        let mut current = self.take_list();
+        current.push(start);
         for step in init {
-            current = self.axis_step(step, &current)?;
+            let mut next = self.take_list();
+            self.axis_step_into(step, &current, &mut next)?;
+            let done = std::mem::replace(&mut current, next);
+            self.give_list(done);
         }
         let Step::Axis { axis, test, .. } = last else {
             return Ok((0, 0));
@@ -699,6 +718,7 @@ impl<'a> Evaluator<'a> {
                 return Err(e);
             }
         }
+        self.give_list(current);
         let from = u32::try_from(mark).unwrap_or(u32::MAX);
         let len = u32::try_from(self.arena.len() - mark).unwrap_or(0);
         self.base_cache.insert((start, base), (from, len));
@@ -706,22 +726,36 @@ impl<'a> Evaluator<'a> {
     }
 
     /// One axis step from every node of `input` (in document order),
-    /// giving the selected nodes in document order without duplicates.
-    /// An expression step gives an error.
-    pub(crate) fn axis_step(&mut self, step: &'a Step, input: &[NodeId]) -> Eval<Vec<NodeId>> {
+    /// appending the selected nodes to `out` in document order without
+    /// duplicates. An expression step gives an error.
+    pub(crate) fn axis_step_into(
+        &mut self,
+        step: &'a Step,
+        input: &[NodeId],
+        out: &mut Vec<NodeId>,
+    ) -> Eval<()> {
         let Step::Axis { axis, test, preds } = step else {
             return Err(DynamicError::new("XPST0003", "internal: not an axis step"));
         };
-        // At least one node per input is the common case (child steps).
-        let mut out = Vec::with_capacity(input.len());
+        let mark = out.len();
         for &n in input {
-            self.step_nodes(*axis, test, preds, n, &mut out)?;
+            self.step_nodes(*axis, test, preds, n, out)?;
         }
-        if (input.len() > 1 || axis.is_reverse()) && !out.windows(2).all(|w| w[0] < w[1]) {
-            out.sort_unstable();
-            out.dedup();
+        if (input.len() > 1 || axis.is_reverse())
+            && let Some(found) = out.get_mut(mark..)
+            && !found.windows(2).all(|w| w[0] < w[1])
+        {
+            found.sort_unstable();
+            let mut keep = mark;
+            for i in mark..out.len() {
+                if keep == mark || out[keep - 1] != out[i] {
+                    out[keep] = out[i];
+                    keep += 1;
+                }
+            }
+            out.truncate(keep);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Evaluates a path to its node list (or, when it ends with an
@@ -730,9 +764,16 @@ impl<'a> Evaluator<'a> {
         let mut current: Vec<NodeId> = match &p.start {
             Start::Root => {
                 self.focus_node(f)?;
-                vec![NodeId::DOCUMENT]
+                let mut list = self.take_list();
+                list.push(NodeId::DOCUMENT);
+                list
             }
-            Start::Context => vec![self.focus_node(f)?],
+            Start::Context => {
+                let n = self.focus_node(f)?;
+                let mut list = self.take_list();
+                list.push(n);
+                list
+            }
             Start::Expr(e) => {
                 let v = self.eval(e, f)?;
                 if p.steps.is_empty() {
@@ -752,7 +793,17 @@ impl<'a> Evaluator<'a> {
         let last = p.steps.len().saturating_sub(1);
         for (i, step) in p.steps.iter().enumerate() {
             match step {
-                Step::Axis { .. } => current = self.axis_step(step, &current)?,
+                Step::Axis { .. } => {
+                    // The last list is the result; the others are spares.
+                    let mut next = if i == last {
+                        Vec::with_capacity(current.len())
+                    } else {
+                        self.take_list()
+                    };
+                    self.axis_step_into(step, &current, &mut next)?;
+                    let done = std::mem::replace(&mut current, next);
+                    self.give_list(done);
+                }
                 Step::Expr { expr, preds } => {
                     let size = current.len();
                     let mut items: Vec<Item<'a>> = Vec::new();
@@ -781,7 +832,8 @@ impl<'a> Evaluator<'a> {
                             .collect();
                         nodes.sort_unstable();
                         nodes.dedup();
-                        current = nodes;
+                        let done = std::mem::replace(&mut current, nodes);
+                        self.give_list(done);
                     } else if i != last {
                         return Err(DynamicError::new(
                             "XPTY0019",
@@ -1000,8 +1052,16 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates to at most one atomic value.
     fn opt_atom(&mut self, e: &'a Expr, f: Focus<'_, 'a>, what: &str) -> Eval<Option<Atom<'a>>> {
-        if let Expr::Var(slot) = e {
-            return single_atom(self.doc, self.var(*slot)?, what);
+        match e {
+            Expr::Var(slot) => return single_atom(self.doc, self.var(*slot)?, what),
+            // `.`, as in `string(.)`: no one-node list to build.
+            Expr::ContextItem => {
+                return Ok(Some(match f.item {
+                    FocusItem::Node(n) => atomize(self.doc, n),
+                    FocusItem::Atom(a) => a.clone(),
+                }));
+            }
+            _ => {}
         }
         if let Expr::Path(p) = e
             && p.streamable
@@ -1060,6 +1120,14 @@ impl<'a> Evaluator<'a> {
         let Some(e) = args.first() else {
             return self.focus_node(f).map(Some);
         };
+        if let Expr::ContextItem = e {
+            return match f.item {
+                FocusItem::Node(n) => Ok(Some(n)),
+                FocusItem::Atom(_) => Err(DynamicError::type_error(format!(
+                    "{what}: the argument is not a node"
+                ))),
+            };
+        }
         match self.eval(e, f)? {
             Value::Nodes(n) => match n.as_slice() {
                 [] => Ok(None),
