@@ -676,14 +676,54 @@ impl<'a> Evaluator<'a> {
                 "internal: path is not streamable",
             ));
         };
-        self.axis_walk(*axis, test, n, &mut |ev, m| {
-            for p in preds {
-                if !ev.pred_on_node(p, m)? {
-                    return Ok(false);
+        // Child and attribute steps with an exact name are most steps of
+        // the official files: a plain loop, without a callback per node.
+        if let NodeTest::Name(id) = test
+            && matches!(axis, Axis::Child | Axis::Attribute)
+        {
+            let Some(&(Some(ns), Some(local))) = self.names.get(*id as usize) else {
+                return Ok(false);
+            };
+            let doc = self.doc;
+            let wanted = (ns, local);
+            if *axis == Axis::Child {
+                let mut next = doc.first_child(n);
+                while let Some(m) = next {
+                    next = doc.next_sibling(m);
+                    if doc.name_syms(m) == wanted
+                        && doc.kind(m) == NodeKind::Element
+                        && self.preds_hold(preds, m)?
+                        && self.stream_steps(rest, m, sink)?
+                    {
+                        return Ok(true);
+                    }
+                }
+            } else if doc.kind(n) == NodeKind::Element {
+                for m in doc.attributes(n) {
+                    if doc.name_syms(m) == wanted
+                        && doc.kind(m) == NodeKind::Attribute
+                        && self.preds_hold(preds, m)?
+                        && self.stream_steps(rest, m, sink)?
+                    {
+                        return Ok(true);
+                    }
                 }
             }
-            ev.stream_steps(rest, m, sink)
+            return Ok(false);
+        }
+        self.axis_walk(*axis, test, n, &mut |ev, m| {
+            Ok(ev.preds_hold(preds, m)? && ev.stream_steps(rest, m, sink)?)
         })
+    }
+
+    /// Whether every (non-positional) predicate holds for `m`.
+    fn preds_hold(&mut self, preds: &'a [Pred], m: NodeId) -> Eval<bool> {
+        for p in preds {
+            if !self.pred_on_node(p, m)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The nodes of a path's base from `start`, computed on first use and
