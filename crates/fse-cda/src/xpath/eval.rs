@@ -554,6 +554,10 @@ impl<'a> Evaluator<'a> {
     /// the predicate allows it.
     fn pred_on_node(&mut self, p: &'a Pred, m: NodeId) -> Eval<bool> {
         let Some(slot) = p.memo else {
+            // `[@code='x']`, the most common predicate: no dispatch.
+            if let Expr::AttrCmp(id, op, text) = &p.expr {
+                return Ok(self.attr_cmp(*id, *op, text, m));
+            }
             return self.ebv(&p.expr, Focus::node(m));
         };
         let key = self.doc.name_syms(m).1.index();
@@ -967,17 +971,7 @@ impl<'a> Evaluator<'a> {
             }
             Expr::AttrCmp(id, op, text) => {
                 let n = self.focus_node(f)?;
-                let doc = self.doc;
-                if doc.kind(n) != NodeKind::Element {
-                    return Ok(false);
-                }
-                let Some(&(Some(ns), Some(local))) = self.names.get(*id as usize) else {
-                    return Ok(false);
-                };
-                Ok(doc
-                    .attributes(n)
-                    .find(|&a| doc.name_syms(a) == (ns, local))
-                    .is_some_and(|a| op.holds(doc.value(a).cmp(text))))
+                Ok(self.attr_cmp(*id, *op, text, n))
             }
             Expr::Call(Func::Not, args, _) => Ok(!self.ebv(&args[0], f)?),
             Expr::Call(Func::True, ..) => Ok(true),
@@ -992,6 +986,21 @@ impl<'a> Evaluator<'a> {
                 ebv_value(&v)
             }
         }
+    }
+
+    /// `@name op 'text'` on node `n`.
+    #[inline]
+    fn attr_cmp(&self, id: u32, op: CmpOp, text: &str, n: NodeId) -> bool {
+        let doc = self.doc;
+        if doc.kind(n) != NodeKind::Element {
+            return false;
+        }
+        let Some(&(Some(ns), Some(local))) = self.names.get(id as usize) else {
+            return false;
+        };
+        doc.attributes(n)
+            .find(|&a| doc.name_syms(a) == (ns, local))
+            .is_some_and(|a| op.holds(doc.value(a).cmp(text)))
     }
 
     /// A variable's value, borrowed where it is bound: most uses only
