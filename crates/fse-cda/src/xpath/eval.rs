@@ -466,6 +466,23 @@ impl<'a> Evaluator<'a> {
         }
         if preds.iter().all(|p| !p.positional) {
             // Filter as we go: no position is needed.
+            if let (Axis::Child, NodeTest::Name(id)) = (axis, test) {
+                let Some(&(Some(ns), Some(local))) = self.names.get(*id as usize) else {
+                    return Ok(());
+                };
+                let doc = self.doc;
+                let mut next = doc.first_child(n);
+                while let Some(m) = next {
+                    next = doc.next_sibling(m);
+                    if doc.name_syms(m) == (ns, local)
+                        && doc.kind(m) == NodeKind::Element
+                        && self.preds_hold(preds, m)?
+                    {
+                        out.push(m);
+                    }
+                }
+                return Ok(());
+            }
             self.axis_walk(axis, test, n, &mut |ev, m| {
                 for p in preds {
                     if !ev.pred_on_node(p, m)? {
@@ -554,11 +571,15 @@ impl<'a> Evaluator<'a> {
     /// the predicate allows it.
     fn pred_on_node(&mut self, p: &'a Pred, m: NodeId) -> Eval<bool> {
         let Some(slot) = p.memo else {
-            // `[@code='x']`, the most common predicate: no dispatch.
-            if let Expr::AttrCmp(id, op, text) = &p.expr {
-                return Ok(self.attr_cmp(*id, *op, text, m));
-            }
-            return self.ebv(&p.expr, Focus::node(m));
+            // `[@code='x']` and `[hl7:code[…]]`, the most common
+            // predicates: no trip through ebv.
+            return match &p.expr {
+                Expr::AttrCmp(id, op, text) => Ok(self.attr_cmp(*id, *op, text, m)),
+                Expr::Path(path) if path.streamable => {
+                    self.stream(path, Focus::node(m), &mut |_| Ok(true))
+                }
+                other => self.ebv(other, Focus::node(m)),
+            };
         };
         let key = self.doc.name_syms(m).1.index();
         let known = self
