@@ -999,6 +999,22 @@ impl<'a> Evaluator<'a> {
             Expr::Call(Func::False, ..) => Ok(false),
             Expr::Call(Func::Boolean, args, _) => self.ebv(&args[0], f),
             Expr::Call(Func::Exists, args, _) => self.exists(&args[0], f),
+            // `contains(local-name(), 'Organization')` and its like decide
+            // name predicates: compared here, without building a value.
+            Expr::Call(func @ (Func::Contains | Func::StartsWith | Func::EndsWith), args, _) => {
+                let what = match func {
+                    Func::Contains => "contains()",
+                    Func::StartsWith => "starts-with()",
+                    _ => "ends-with()",
+                };
+                let s = self.string_arg(&args[0], f, what)?;
+                let t = self.string_arg(&args[1], f, what)?;
+                Ok(match func {
+                    Func::Contains => s.contains(t.as_ref()),
+                    Func::StartsWith => s.starts_with(t.as_ref()),
+                    _ => s.ends_with(t.as_ref()),
+                })
+            }
             Expr::Call(Func::Empty, args, _) => Ok(!self.exists(&args[0], f)?),
             Expr::Path(p) if p.streamable => self.stream(p, f, &mut |_| Ok(true)),
             Expr::Var(slot) => ebv_value(self.var(*slot)?),

@@ -603,3 +603,64 @@ fn the_deepest_expression_accepted_evaluates_on_a_small_stack() {
     let value: f64 = handle.join().unwrap().parse().unwrap();
     assert!(value > 0.0);
 }
+
+#[test]
+fn direct_child_attribute_and_predicate_paths_agree_with_the_document() {
+    let d = doc();
+    let r = root(&d);
+    // Child steps skip the text and other elements between the wanted ones.
+    assert!(b(
+        &d,
+        r,
+        "count(hl7:component/hl7:structuredBody/hl7:component/hl7:section/hl7:entry/hl7:act/hl7:entryRelationship) = 2"
+    ));
+    assert!(b(
+        &d,
+        r,
+        "count(hl7:id/@root) = 1 and count(hl7:id/@nope) = 0"
+    ));
+    // A path predicate and an attribute predicate, streamed and listed.
+    let sections =
+        "hl7:component/hl7:structuredBody/hl7:component/hl7:section[hl7:code[@code='11502-2']]";
+    assert!(b(&d, r, &format!("count({sections}) = 1")));
+    assert_eq!(s(&d, r, &format!("{sections}/hl7:code/@code")), "11502-2");
+    assert!(b(
+        &d,
+        r,
+        "count(//hl7:section[hl7:code[@code='inner']]) = 1"
+    ));
+    assert!(b(
+        &d,
+        r,
+        "count(//hl7:observation[hl7:code[@code='b']]/hl7:value) = 0"
+    ));
+    assert_eq!(s(&d, r, "//hl7:observation[hl7:value]/hl7:code/@code"), "a");
+    // An attribute predicate on an attribute node (no attributes) is false.
+    assert!(b(
+        &d,
+        r,
+        "count(hl7:id/@root[@root='2.16.840.1.113883.2.9.2.90.4.4']) = 0"
+    ));
+    // String predicates as effective boolean values.
+    assert!(b(
+        &d,
+        r,
+        "count(//*[contains(local-name(), 'Organization')]) = 1"
+    ));
+    assert!(b(
+        &d,
+        r,
+        "count(//*[starts-with(local-name(), 'entry')]) = 3"
+    ));
+    assert!(b(&d, r, "count(//*[ends-with(local-name(), 'Time')]) = 1"));
+    assert!(b(&d, r, "not(contains(hl7:id/@extension, 'Z'))"));
+    assert_eq!(
+        err(
+            &d,
+            r,
+            "boolean(contains(hl7:component//hl7:code/@code, 'a'))"
+        )
+        .code,
+        "XPTY0004"
+    );
+}
