@@ -19,12 +19,12 @@
 //! (`VOCABULARY_NOT_CHECKED`), never silently passed.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::validator::{Finding, Severity, Stage};
-use crate::xml::{Document, HL7_NS, NodeId, NodeKind, Sym};
+use crate::xml::{Document, HL7_NS, NodeId, Sym};
 
 /// Code systems the Gateway's dictionary marks as allowlisted: never checked.
 pub const ALLOWLIST: [&str; 3] = [
@@ -99,7 +99,7 @@ struct Coded<'d> {
     node: NodeId,
     code: Option<&'d str>,
     system: Option<&'d str>,
-    version: Option<String>,
+    version: Option<&'d str>,
 }
 
 impl Terminology {
@@ -234,13 +234,31 @@ impl Terminology {
             .sum()
     }
 
-    fn managed(&self, system: &str) -> bool {
-        self.systems.contains_key(system) || MANAGED_WITHOUT_PUBLISHED_CODES.contains(&system)
+    /// What the stage does with the codes of one code system.
+    fn disposition(&self, system: Option<&str>) -> Disposition<'_> {
+        let Some(s) = system else {
+            return Disposition::Unknown;
+        };
+        if self.allowlist.iter().any(|a| a == s) {
+            Disposition::Allowed
+        } else if s
+            .as_bytes()
+            .split(|&b| b == b'.')
+            .any(|arc| arc == b"999" || arc == b"9999")
+        {
+            Disposition::Blocked
+        } else if let Some(cs) = self.systems.get(s) {
+            Disposition::Managed(cs, cs.newest())
+        } else if MANAGED_WITHOUT_PUBLISHED_CODES.contains(&s) {
+            Disposition::Unpublished
+        } else {
+            Disposition::Unknown
+        }
     }
 
     /// Checks every coded element of a document; see the module doc.
     pub fn check(&self, doc: &Document) -> Vec<Finding> {
-        let mut coded = extract(doc);
+        let coded = extract(doc);
         let mut findings = Vec::new();
         let finding = |id: &str, severity, message: String, node: NodeId| Finding {
             stage: Stage::Vocabulary,
@@ -251,89 +269,110 @@ impl Terminology {
             line: Some(doc.position(node).line),
         };
 
-        coded.retain(|c| {
-            !c.system
-                .is_some_and(|s| self.allowlist.iter().any(|a| a == s))
-        });
+        // A document uses a handful of code systems over dozens of codes:
+        // each is judged (allowlist, blocklist, managed, newest version)
+        // once, in order of first use, and the codes refer to it.
+        let mut uses: Vec<SystemUse<'_, '_>> = Vec::new();
+        let mut slots: Vec<usize> = Vec::with_capacity(coded.len());
+        for c in &coded {
+            let slot = match uses.iter().position(|u| u.system == c.system) {
+                Some(i) => i,
+                None => {
+                    uses.push(SystemUse {
+                        system: c.system,
+                        first: c.node,
+                        count: 0,
+                        disposition: self.disposition(c.system),
+                    });
+                    uses.len() - 1
+                }
+            };
+            if let Some(u) = uses.get_mut(slot) {
+                u.count += 1;
+            }
+            slots.push(slot);
+        }
 
         // Blocklist: the stage fails at once.
-        let mut blocked: Vec<(&str, NodeId)> = Vec::new();
-        for c in &coded {
-            if let Some(s) = c.system
-                && s.split('.').any(|arc| arc == "999" || arc == "9999")
-                && !blocked.iter().any(|(b, _)| *b == s)
-            {
-                blocked.push((s, c.node));
-            }
-        }
+        let blocked: Vec<&SystemUse<'_, '_>> = uses
+            .iter()
+            .filter(|u| matches!(u.disposition, Disposition::Blocked))
+            .collect();
         if !blocked.is_empty() {
             let list = blocked
                 .iter()
-                .map(|(s, _)| *s)
+                .map(|u| u.system.unwrap_or(""))
                 .collect::<Vec<_>>()
                 .join(", ");
-            for (s, node) in &blocked {
+            for u in &blocked {
+                let s = u.system.unwrap_or("");
                 findings.push(finding(
                     "VOCABULARY_BLOCKLIST",
                     Severity::Error,
                     format!("È stato trovato almeno un dizionario presente in Blocklist: [{list}] ({s} here)"),
-                    *node,
+                    u.first,
                 ));
             }
             return findings;
         }
 
-        // Unknown systems: logged by the Gateway, warnings here.
-        let mut unknown: BTreeMap<Option<&str>, (NodeId, usize)> = BTreeMap::new();
-        let mut unpublished: BTreeMap<&str, (NodeId, usize)> = BTreeMap::new();
-        coded.retain(|c| match c.system {
-            Some(s) if self.systems.contains_key(s) => true,
-            Some(s) if self.managed(s) => {
-                unpublished.entry(s).or_insert((c.node, 0)).1 += 1;
-                false
-            }
-            other => {
-                unknown.entry(other).or_insert((c.node, 0)).1 += 1;
-                false
-            }
-        });
-        for (s, (node, n)) in unknown {
-            let name = s.unwrap_or("(empty)");
+        // Unknown systems: logged by the Gateway, warnings here; by system.
+        let mut unknown: Vec<&SystemUse<'_, '_>> = uses
+            .iter()
+            .filter(|u| matches!(u.disposition, Disposition::Unknown))
+            .collect();
+        unknown.sort_unstable_by_key(|u| u.system);
+        for u in unknown {
+            let name = u.system.unwrap_or("(empty)");
+            let n = u.count;
             findings.push(finding(
                 "VOCABULARY_UNKNOWN_SYSTEM",
                 Severity::Warning,
                 format!(
                     "code system {name} is not managed by the Gateway: {n} code(s) not checked"
                 ),
-                node,
+                u.first,
             ));
         }
-        for (s, (node, n)) in unpublished {
+        let mut unpublished: Vec<&SystemUse<'_, '_>> = uses
+            .iter()
+            .filter(|u| matches!(u.disposition, Disposition::Unpublished))
+            .collect();
+        unpublished.sort_unstable_by_key(|u| u.system);
+        for u in unpublished {
+            let s = u.system.unwrap_or("");
+            let n = u.count;
             findings.push(finding(
                 "VOCABULARY_NOT_CHECKED",
                 Severity::Warning,
                 format!("code system {s} is managed by the Gateway but its codes are not installed: {n} code(s) not checked"),
-                node,
+                u.first,
             ));
         }
 
         // Missing version: the newest; then unmanaged versions fail the stage.
+        let mut checked: Vec<(&Coded<'_>, &str, &Version)> = Vec::with_capacity(coded.len());
         let mut bad_versions: Vec<(String, NodeId)> = Vec::new();
-        for c in &mut coded {
-            let Some(system) = c.system.and_then(|s| self.systems.get(s)) else {
+        for (c, &slot) in coded.iter().zip(&slots) {
+            let Some(&SystemUse {
+                system: Some(system),
+                disposition: Disposition::Managed(cs, newest),
+                ..
+            }) = uses.get(slot)
+            else {
                 continue;
             };
-            if c.version.is_none() {
-                c.version = system.newest().map(|v| v.name.clone());
-            }
-            let ok = c
-                .version
-                .as_deref()
-                .is_some_and(|v| system.version(v).is_some());
-            if !ok {
-                let label = version_label(c.system.unwrap_or(""), c.version.as_deref());
-                if !bad_versions.iter().any(|(l, _)| *l == label) {
-                    bad_versions.push((label, c.node));
+            let version = match c.version {
+                Some(v) => cs.version(v),
+                None => newest,
+            };
+            match version {
+                Some(v) => checked.push((c, system, v)),
+                None => {
+                    let label = version_label(system, c.version);
+                    if !bad_versions.iter().any(|(l, _)| *l == label) {
+                        bad_versions.push((label, c.node));
+                    }
                 }
             }
         }
@@ -355,23 +394,16 @@ impl Terminology {
         }
 
         // Codes.
-        let mut seen: HashSet<(&str, String, Option<&str>)> = HashSet::new();
-        for c in &coded {
-            let (Some(system), Some(version)) = (c.system, c.version.as_deref()) else {
-                continue;
-            };
-            let known = self
-                .systems
-                .get(system)
-                .and_then(|s| s.version(version))
-                .is_some_and(|v| c.code.is_some_and(|code| v.codes.contains(code)));
-            if !known && seen.insert((system, version.to_string(), c.code)) {
+        let mut seen: HashSet<(&str, &str, Option<&str>)> = HashSet::new();
+        for (c, system, version) in checked {
+            let known = c.code.is_some_and(|code| version.codes.contains(code));
+            if !known && seen.insert((system, version.name.as_str(), c.code)) {
                 findings.push(finding(
                     "VOCABULARY_CODE",
                     Severity::Error,
                     format!(
                         "Almeno uno dei seguenti vocaboli non è censito: [CodeSystem: {}, Codes: {}]",
-                        version_label(system, Some(version)),
+                        version_label(system, Some(&version.name)),
                         c.code.unwrap_or("null")
                     ),
                     c.node,
@@ -380,6 +412,28 @@ impl Terminology {
         }
         findings
     }
+}
+
+/// How the stage treats a code system.
+#[derive(Clone, Copy)]
+enum Disposition<'t> {
+    Allowed,
+    Blocked,
+    /// Managed, with its codes: the system and its newest version.
+    Managed(&'t CodeSystem, Option<&'t Version>),
+    /// Managed without published codes.
+    Unpublished,
+    Unknown,
+}
+
+/// One code system as a document uses it.
+struct SystemUse<'d, 't> {
+    system: Option<&'d str>,
+    /// The first element using it.
+    first: NodeId,
+    /// How many elements use it.
+    count: usize,
+    disposition: Disposition<'t>,
 }
 
 fn version_label(system: &str, version: Option<&str>) -> String {
@@ -393,10 +447,9 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
-/// Every element with a `codeSystem` (or given one by the fix-up), in
-/// document order.
-fn extract(doc: &Document) -> Vec<Coded<'_>> {
-    // The fix-up: (value element, fix-up rank, code system).
+/// The `value` elements the fix-up rewrites, sorted: (element, fix-up
+/// rank, code system).
+fn overrides(doc: &Document) -> Vec<(NodeId, usize, &'static str)> {
     let mut overrides: Vec<(NodeId, usize, &'static str)> = Vec::new();
     if let (Some(ns), Some(obs), Some(code), Some(value)) = (
         doc.symbol(HL7_NS),
@@ -434,18 +487,20 @@ fn extract(doc: &Document) -> Vec<Coded<'_>> {
         // the fix-ups in the table's order, so the last one in it wins.
         overrides.sort_unstable();
     }
+    overrides
+}
+
+/// Every element with a `codeSystem` (or given one by the fix-up), in
+/// document order.
+fn extract(doc: &Document) -> Vec<Coded<'_>> {
     let (code_sym, system_sym, version_sym) = (
         doc.symbol("code"),
         doc.symbol("codeSystem"),
         doc.symbol("codeSystemVersion"),
     );
     let no_ns = doc.symbol("").unwrap_or(Sym::EMPTY);
-    let mut next_override = 0;
-    let mut out = Vec::new();
-    for n in doc.descendants(NodeId::DOCUMENT) {
-        if doc.kind(n) != NodeKind::Element {
-            continue;
-        }
+    // (code, codeSystem, codeSystemVersion, whether codeSystem is there).
+    let read = |n: NodeId| {
         let (mut code, mut system, mut version, mut has_system) = (None, None, None, false);
         for a in doc.attributes(n) {
             let (ns, local) = doc.name_syms(a);
@@ -462,25 +517,62 @@ fn extract(doc: &Document) -> Vec<Coded<'_>> {
                 version = non_empty(Some(doc.value(a)));
             }
         }
-        let mut forced = None;
-        while let Some(&(m, _, s)) = overrides.get(next_override) {
-            if m > n {
-                break;
+        (code, system, version, has_system)
+    };
+    // The name index lists every element and only elements: cheaper to
+    // walk than the whole tree with its text and attribute nodes. The
+    // order is restored by sorting the few coded elements' ids, whose
+    // attributes are then read again.
+    let mut nodes: Vec<NodeId> = Vec::new();
+    if let Some(system_sym) = system_sym {
+        for (_, elements) in doc.element_names() {
+            for &n in elements {
+                if doc
+                    .attributes(n)
+                    .any(|a| doc.name_syms(a) == (no_ns, system_sym))
+                {
+                    nodes.push(n);
+                }
             }
-            if m == n {
-                forced = Some(s);
-            }
-            next_override += 1;
         }
-        if !has_system && forced.is_none() {
-            continue;
-        }
+        nodes.sort_unstable();
+    }
+    let mut out = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let (code, system, version, _) = read(n);
         out.push(Coded {
             node: n,
             code,
-            system: forced.or(system),
-            version: version.map(str::to_string),
+            system,
+            version,
         });
+    }
+    let overrides = overrides(doc);
+    let mut added = Vec::new();
+    for group in overrides.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(node, _, system)) = group.last() else {
+            continue;
+        };
+        match out.binary_search_by_key(&node, |c| c.node) {
+            Ok(i) => {
+                if let Some(c) = out.get_mut(i) {
+                    c.system = Some(system);
+                }
+            }
+            Err(_) => {
+                let (code, _, version, _) = read(node);
+                added.push(Coded {
+                    node,
+                    code,
+                    system: Some(system),
+                    version,
+                });
+            }
+        }
+    }
+    if !added.is_empty() {
+        out.extend(added);
+        out.sort_unstable_by_key(|c| c.node);
     }
     out
 }
@@ -733,6 +825,74 @@ mod tests {
             ids(&f),
             [("VOCABULARY_NOT_CHECKED", Severity::Warning)],
             "{f:?}"
+        );
+    }
+
+    #[test]
+    fn systems_are_judged_once_and_reported_in_the_gateway_order() {
+        // Unknown systems by system ((empty) first), counted per element.
+        let f = check(
+            r#"<code code="a" codeSystem="9.8.7"/><code code="b" codeSystem=""/><x:code xmlns:x="urn:x" code="c" codeSystem="1.1"/><code code="d" codeSystem="9.8.7"/>"#,
+        );
+        let messages: Vec<&str> = f.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "code system (empty) is not managed by the Gateway: 1 code(s) not checked",
+                "code system 1.1 is not managed by the Gateway: 1 code(s) not checked",
+                "code system 9.8.7 is not managed by the Gateway: 2 code(s) not checked",
+            ]
+        );
+        assert_eq!(f[2].location, "/ClinicalDocument[1]/code[1]");
+        // Blocked systems in order of first use, each at its first element;
+        // an allowlisted system is dropped before the blocklist.
+        let f = terminology()
+            .with_allowlist(&["1.999"])
+            .check(
+                &Document::parse(
+                    br#"<ClinicalDocument xmlns="urn:hl7-org:v3"><a codeSystem="1.999"/><b codeSystem="3.9999.1"/><c codeSystem="2.999"/><d codeSystem="3.9999.1"/></ClinicalDocument>"#,
+                )
+                .unwrap(),
+            );
+        assert_eq!(f.len(), 2);
+        assert!(
+            f[0].message.ends_with("[3.9999.1, 2.999] (3.9999.1 here)"),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(f[0].location, "/ClinicalDocument[1]/b[1]");
+        assert_eq!(f[1].location, "/ClinicalDocument[1]/c[1]");
+        // Unknown codes once per (system, version, code), in document order.
+        let f = check(
+            r#"<c code="Z" codeSystem="1.2.3"/><c code="Q" codeSystem="2.16.840.1.113883.5.25"/><c code="Z" codeSystem="1.2.3"/><c codeSystem="1.2.3" codeSystemVersion="1.0"/><c code="Z" codeSystem="1.2.3" codeSystemVersion="2.0"/>"#,
+        );
+        let messages: Vec<&str> = f.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "Almeno uno dei seguenti vocaboli non è censito: [CodeSystem: 1.2.3 v2.0, Codes: Z]",
+                "Almeno uno dei seguenti vocaboli non è censito: [CodeSystem: 2.16.840.1.113883.5.25 v2.2.0, Codes: Q]",
+                "Almeno uno dei seguenti vocaboli non è censito: [CodeSystem: 1.2.3 v1.0, Codes: null]",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_fixup_reaches_values_without_a_code_system() {
+        let f = check(
+            r#"<observation><code code="89261-2" codeSystem="2.16.840.1.113883.6.1"/><value code="LA2"/></observation>"#,
+        );
+        assert_eq!(
+            ids(&f),
+            [
+                ("VOCABULARY_NOT_CHECKED", Severity::Warning),
+                ("VOCABULARY_CODE", Severity::Error)
+            ]
+        );
+        assert!(f[1].message.contains("Codes: LA2"), "{}", f[1].message);
+        assert_eq!(
+            f[1].location,
+            "/ClinicalDocument[1]/observation[1]/value[1]"
         );
     }
 
