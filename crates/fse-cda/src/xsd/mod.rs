@@ -157,6 +157,24 @@ impl SchemaSet {
         })
     }
 
+    /// Per simple type of the set, its enumeration packed for lookups;
+    /// built once per process.
+    fn enumerations(self) -> &'static [validate::PackedEnumeration] {
+        static PACKED: [OnceLock<Vec<validate::PackedEnumeration>>; 2] =
+            [OnceLock::new(), OnceLock::new()];
+        let slot = match self {
+            SchemaSet::PocdMt000040Uv02 => &PACKED[0],
+            SchemaSet::PocdHd000040 => &PACKED[1],
+        };
+        slot.get_or_init(|| {
+            self.schema()
+                .simple_types
+                .iter()
+                .map(|st| validate::PackedEnumeration::new(st.enumeration))
+                .collect()
+        })
+    }
+
     /// The set's pattern facets, compiled once per process.
     fn matchers(self) -> &'static [Matcher] {
         static COMPILED: [OnceLock<Vec<Matcher>>; 2] = [OnceLock::new(), OnceLock::new()];
@@ -331,6 +349,7 @@ pub fn validate_with(doc: &Document, set: SchemaSet) -> Vec<XsdFinding> {
         set.matchers(),
         set.local_names(),
         set.required_uses(),
+        set.enumerations(),
     )
     .run()
 }

@@ -58,6 +58,8 @@ pub(super) struct Run<'d> {
     /// Per complex type, the mask of its required attribute uses (`None`
     /// when it has more uses than a mask holds).
     required_uses: &'static [Option<u128>],
+    /// Per simple type, its enumeration packed for lookups.
+    enumerations: &'static [PackedEnumeration],
     /// Same-name sibling positions computed for locations.
     sibling_indices: HashMap<NodeId, usize>,
     /// Set once `MAX_FINDINGS` is reached: the walk winds down.
@@ -71,6 +73,7 @@ impl<'d> Run<'d> {
         matchers: &'static [Matcher],
         local_names: &'static LocalNames,
         required_uses: &'static [Option<u128>],
+        enumerations: &'static [PackedEnumeration],
     ) -> Self {
         Run {
             doc,
@@ -83,6 +86,7 @@ impl<'d> Run<'d> {
             xsi: doc.symbol(XSI_NS),
             attribute_buffer: Vec::new(),
             required_uses,
+            enumerations,
             sibling_indices: HashMap::new(),
             stopped: false,
         }
@@ -724,7 +728,9 @@ impl<'d> Run<'d> {
         };
         match st.variety {
             Variety::Atomic(builtin) => {
-                let v = if normalize || st.normalize {
+                // Preserve leaves the value as is: union members such as
+                // `oid` ask for it on every value tried.
+                let v = if (normalize || st.normalize) && st.whitespace != Whitespace::Preserve {
                     lexical::normalize(value, st.whitespace)
                 } else {
                     Cow::Borrowed(value)
@@ -813,6 +819,59 @@ impl<'d> Run<'d> {
         let Some(st) = types.get(usize::from(t)) else {
             return true;
         };
+        if self.facets_hold(st, t, value, list_len) {
+            return true;
+        }
+        fire && self.report_facets(at, st, value, list_len)
+    }
+
+    /// Whether `value` passes every facet of `st`: the checks alone, the
+    /// messages being left to [`Self::report_facets`].
+    #[inline]
+    fn facets_hold(&self, st: &SimpleType, t: u16, value: &str, list_len: Option<usize>) -> bool {
+        if !st.facets.is_empty() {
+            let mut counted: Option<usize> = list_len;
+            let mut length = || *counted.get_or_insert_with(|| value.chars().count());
+            for facet in st.facets {
+                let failed = match *facet {
+                    Facet::Length(n) => length() != n as usize,
+                    Facet::MinLength(n) => length() < n as usize,
+                    Facet::MaxLength(n) => length() > n as usize,
+                    Facet::MinInclusive(x) => compare(value, x).is_some_and(|o| o.is_lt()),
+                    Facet::MaxInclusive(x) => compare(value, x).is_some_and(|o| o.is_gt()),
+                    Facet::MinExclusive(x) => compare(value, x).is_some_and(|o| o.is_le()),
+                    Facet::MaxExclusive(x) => compare(value, x).is_some_and(|o| o.is_ge()),
+                };
+                if failed {
+                    return false;
+                }
+            }
+        }
+        if !st.enumeration.is_empty() {
+            let found = match self.enumerations.get(usize::from(t)) {
+                Some(packed) => packed.contains(st, value),
+                None => in_enumeration(st, value),
+            };
+            if !found {
+                return false;
+            }
+        }
+        st.patterns
+            .iter()
+            .all(|level| level.iter().any(|&p| self.pattern_matches(p, value)))
+    }
+
+    /// Reports the facets `value` fails (it fails one), in libxml2's
+    /// order: out of line, off the path of valid values.
+    #[cold]
+    #[inline(never)]
+    fn report_facets(
+        &mut self,
+        at: At,
+        st: &SimpleType,
+        value: &str,
+        list_len: Option<usize>,
+    ) -> bool {
         let mut valid = true;
         // Length in characters, counted only for a length facet.
         let mut counted: Option<usize> = list_len;
@@ -837,9 +896,6 @@ impl<'d> Run<'d> {
             };
             if !failed {
                 continue;
-            }
-            if !fire {
-                return false;
             }
             valid = false;
             let attr = at.attribute.is_some();
@@ -873,21 +929,8 @@ impl<'d> Run<'d> {
         }
         // The enumeration in force (the generator resolved it up the chain).
         if !st.enumeration.is_empty() {
-            let found = st
-                .enumeration_sorted
-                .binary_search_by(|&i| {
-                    let e = st
-                        .enumeration
-                        .get(usize::from(i))
-                        .copied()
-                        .unwrap_or_default();
-                    e.as_bytes().cmp(value.as_bytes())
-                })
-                .is_ok();
+            let found = in_enumeration(st, value);
             if !found {
-                if !fire {
-                    return false;
-                }
                 valid = false;
                 let set = st
                     .enumeration
@@ -901,9 +944,6 @@ impl<'d> Run<'d> {
         // Patterns: any of a level's may match; every level must.
         for level in st.patterns {
             if !level.iter().any(|&p| self.pattern_matches(p, value)) {
-                if !fire {
-                    return false;
-                }
                 let last = level
                     .last()
                     .and_then(|&p| self.schema.patterns.get(usize::from(p)))
@@ -923,6 +963,64 @@ impl<'d> Run<'d> {
             .get(usize::from(p))
             .is_none_or(|m| m.is_match(value))
     }
+}
+
+/// Whether `value` is in the enumeration of `st`, by string.
+fn in_enumeration(st: &SimpleType, value: &str) -> bool {
+    st.enumeration_sorted
+        .binary_search_by(|&i| {
+            let e = st
+                .enumeration
+                .get(usize::from(i))
+                .copied()
+                .unwrap_or_default();
+            e.as_bytes().cmp(value.as_bytes())
+        })
+        .is_ok()
+}
+
+/// A simple type's enumeration as sorted integers: the values of HL7's
+/// coded types are short, so a lookup compares a few `u128`s instead of
+/// strings at each step of a binary search. Built once per process.
+#[derive(Debug, Default)]
+pub(super) struct PackedEnumeration {
+    /// The values of at most 15 bytes, packed by [`pack`], sorted.
+    short: Vec<u128>,
+    /// Whether some value is longer, so only found by string.
+    has_long: bool,
+}
+
+impl PackedEnumeration {
+    pub(super) fn new(values: &[&str]) -> Self {
+        let mut short: Vec<u128> = values.iter().filter_map(|v| pack(v.as_bytes())).collect();
+        short.sort_unstable();
+        PackedEnumeration {
+            has_long: short.len() < values.len(),
+            short,
+        }
+    }
+
+    /// Whether `value` is in the enumeration of `st`, which this packs.
+    fn contains(&self, st: &SimpleType, value: &str) -> bool {
+        match pack(value.as_bytes()) {
+            Some(key) => self.short.binary_search(&key).is_ok(),
+            None => self.has_long && in_enumeration(st, value),
+        }
+    }
+}
+
+/// Up to 15 bytes with their length in the last: equal keys, equal
+/// strings. `None` for longer strings.
+fn pack(s: &[u8]) -> Option<u128> {
+    let len = u8::try_from(s.len()).ok().filter(|&n| n < 16)?;
+    let mut bytes = [0u8; 16];
+    for (d, &b) in bytes.iter_mut().zip(s) {
+        *d = b;
+    }
+    if let Some(last) = bytes.last_mut() {
+        *last = len;
+    }
+    Some(u128::from_le_bytes(bytes))
 }
 
 /// Orders two numeric literals; `None` when either is not a number.
@@ -1031,5 +1129,50 @@ impl NameMap {
                     .is_some_and(|&u| u == ns)
             })
             .and_then(|i| u16::try_from(start + i).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xsd::SchemaSet;
+
+    #[test]
+    fn packed_enumerations_agree_with_the_string_search() {
+        for set in SchemaSet::ALL {
+            let types = set.schema().simple_types;
+            let packed = set.enumerations();
+            assert_eq!(packed.len(), types.len());
+            for (st, p) in types.iter().zip(packed) {
+                for value in st.enumeration {
+                    assert!(p.contains(st, value), "{value:?}");
+                    let mut near = vec![
+                        format!("{value}x"),
+                        format!(" {value}"),
+                        format!("{value}\0"),
+                        value.to_lowercase(),
+                        value.to_uppercase(),
+                        format!("{value}{value}{value}{value}{value}{value}"),
+                    ];
+                    near.extend(value.char_indices().map(|(i, _)| value[..i].to_string()));
+                    for v in &near {
+                        assert_eq!(p.contains(st, v), in_enumeration(st, v), "{v:?}");
+                    }
+                }
+                for v in ["", "x", "0123456789abcdef", "0123456789abcde"] {
+                    assert_eq!(p.contains(st, v), in_enumeration(st, v), "{v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_keeps_lengths_apart() {
+        assert_ne!(pack(b"A"), pack(b"A\0"));
+        assert_ne!(pack(b""), pack(b"\0"));
+        assert_eq!(pack(b"0123456789abcde").map(|k| (k >> 120) as u8), Some(15));
+        assert_eq!(pack(b"0123456789abcdef"), None);
+        let long = PackedEnumeration::new(&["short", "a value of more than fifteen bytes"]);
+        assert!(long.has_long && long.short.len() == 1);
     }
 }
