@@ -22,6 +22,11 @@ pub(crate) fn normalize(value: &str, ws: Whitespace) -> Cow<'_, str> {
             }
         }
         Whitespace::Collapse => {
+            // Most values (codes, OIDs) have no blank at all: one plain
+            // scan settles them.
+            if value.bytes().all(|b| b > b' ') {
+                return Cow::Borrowed(value);
+            }
             let trimmed = trim_blanks(value);
             // Already collapsed: no blank but single spaces between words.
             let mut after_space = false;
@@ -112,27 +117,35 @@ pub(crate) fn is_qname(s: &str) -> bool {
 /// so) is in the lexical space of `builtin`. libxml2 trims blanks on the
 /// fly for the collapsing built-ins.
 pub(crate) fn is_valid(builtin: Builtin, value: &str) -> bool {
-    let trimmed = trim_blanks(value);
+    // Trimmed only for the types that look at the value: strings and
+    // tokens, the most checked, accept anything.
+    let trimmed = || trim_blanks(value);
     match builtin {
         Builtin::AnySimpleType | Builtin::String | Builtin::NormalizedString | Builtin::Token => {
             true
         }
-        Builtin::Nmtoken => is_nmtoken(trimmed),
-        Builtin::Name => is_name(trimmed),
-        Builtin::NcName | Builtin::Id | Builtin::Idref => is_ncname(trimmed),
+        Builtin::Nmtoken => is_nmtoken(trimmed()),
+        Builtin::Name => is_name(trimmed()),
+        Builtin::NcName | Builtin::Id | Builtin::Idref => is_ncname(trimmed()),
         Builtin::Nmtokens => {
-            let mut items = trimmed.split(is_blank).filter(|s| !s.is_empty()).peekable();
+            let mut items = trimmed()
+                .split(is_blank)
+                .filter(|s| !s.is_empty())
+                .peekable();
             items.peek().is_some() && items.all(is_nmtoken)
         }
         Builtin::Idrefs => {
-            let mut items = trimmed.split(is_blank).filter(|s| !s.is_empty()).peekable();
+            let mut items = trimmed()
+                .split(is_blank)
+                .filter(|s| !s.is_empty())
+                .peekable();
             items.peek().is_some() && items.all(is_ncname)
         }
-        Builtin::Boolean => matches!(trimmed, "true" | "false" | "1" | "0"),
-        Builtin::Decimal => is_decimal(trimmed),
-        Builtin::Integer => is_integer(trimmed),
-        Builtin::Double => is_double(trimmed),
-        Builtin::AnyUri => is_any_uri(trimmed),
+        Builtin::Boolean => matches!(trimmed(), "true" | "false" | "1" | "0"),
+        Builtin::Decimal => is_decimal(trimmed()),
+        Builtin::Integer => is_integer(trimmed()),
+        Builtin::Double => is_double(trimmed()),
+        Builtin::AnyUri => is_any_uri(trimmed()),
         Builtin::Base64Binary => is_base64(value),
     }
 }
@@ -436,6 +449,18 @@ fn is_base64(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collapse_fast_path_agrees_with_the_full_rules() {
+        for v in ["", "OBS", "2.16.840.1.113883", "a\u{1}b", "\u{1F}x", "é€"] {
+            let n = normalize(v, Whitespace::Collapse);
+            assert!(matches!(n, Cow::Borrowed(b) if b == v), "{v:?}");
+        }
+        assert_eq!(normalize("\u{1}\ta  ", Whitespace::Collapse), "\u{1} a");
+        assert!(is_valid(Builtin::Token, " any thing "));
+        assert!(is_valid(Builtin::Integer, " 42\n"));
+        assert!(!is_valid(Builtin::NcName, " a b "));
+    }
 
     #[test]
     fn whitespace() {
