@@ -272,7 +272,7 @@ impl Terminology {
         // A document uses a handful of code systems over dozens of codes:
         // each is judged (allowlist, blocklist, managed, newest version)
         // once, in order of first use, and the codes refer to it.
-        let mut uses: Vec<SystemUse<'_, '_>> = Vec::new();
+        let mut uses: Vec<SystemUse<'_, '_>> = Vec::with_capacity(16);
         let mut slots: Vec<usize> = Vec::with_capacity(coded.len());
         for c in &coded {
             let slot = match uses.iter().position(|u| u.system == c.system) {
@@ -523,7 +523,8 @@ fn extract(doc: &Document) -> Vec<Coded<'_>> {
     // walk than the whole tree with its text and attribute nodes. The
     // order is restored by sorting the few coded elements' ids, whose
     // attributes are then read again.
-    let mut nodes: Vec<NodeId> = Vec::new();
+    // Room for a typical document's coded elements: no regrowth.
+    let mut nodes: Vec<NodeId> = Vec::with_capacity(256);
     if let Some(system_sym) = system_sym {
         for (_, elements) in doc.element_names() {
             for &n in elements {
