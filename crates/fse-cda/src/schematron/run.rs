@@ -1,6 +1,7 @@
 //! Running a compiled schematron over a document.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::{
     Check, Hit, Let, LetValue, MessagePart, Prefix, Schematron, Severity, Template, message_id,
@@ -21,7 +22,10 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut owner: Vec<u32> = vec![UNCLAIMED; doc.len()];
     let mut claims: Vec<(NodeId, u32)> = Vec::new();
-    let mut prefix_nodes: Vec<Option<Result<Vec<NodeId>, DynamicError>>> = Vec::new();
+    // Every prefix's nodes live in one arena, by range: a list per prefix
+    // cost an allocation and a few reallocations each, for lists of a few
+    // nodes, hundreds of prefixes per document.
+    let mut prefixes = PrefixMemo::default();
     for pattern in &s.patterns {
         for l in &pattern.lets {
             bind(&mut ev, l, top);
@@ -29,12 +33,7 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
         owner.fill(UNCLAIMED);
         claims.clear();
         // Each node goes to the first rule whose context selects it.
-        for old in prefix_nodes.drain(..) {
-            if let Some(Ok(list)) = old {
-                ev.give_list(list);
-            }
-        }
-        prefix_nodes.resize_with(pattern.prefixes.len(), || None);
+        prefixes.reset(pattern.prefixes.len());
         for (ri, rule) in pattern.rules.iter().enumerate() {
             let ri = u32::try_from(ri).unwrap_or(UNCLAIMED - 1);
             // A prefix's nodes are borrowed from the memo: many rules share
@@ -51,7 +50,8 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
                 }
             };
             let failed = match rule.context_prefix {
-                Some(id) => prefix_value(&mut ev, &pattern.prefixes, &mut prefix_nodes, id)
+                Some(id) => prefixes
+                    .value(&mut ev, &pattern.prefixes, id)
                     .map(&mut claim)
                     .err(),
                 None => match ev.eval(&rule.context, top) {
@@ -95,48 +95,78 @@ pub(crate) fn run<'a>(s: &'a Schematron, doc: &'a Document) -> Vec<Hit> {
     hits
 }
 
-/// The nodes of a prefix, computed once per document from its parent's.
-fn prefix_value<'a, 'm>(
-    ev: &mut Evaluator<'a>,
-    prefixes: &'a [Prefix],
-    memo: &'m mut [Option<Result<Vec<NodeId>, DynamicError>>],
-    id: usize,
-) -> Result<&'m [NodeId], DynamicError> {
-    fill_prefix(ev, prefixes, memo, id);
-    match memo.get(id) {
-        Some(Some(Ok(nodes))) => Ok(nodes),
-        Some(Some(Err(e))) => Err(e.clone()),
-        _ => Ok(&[]),
-    }
+/// The nodes of each prefix of a pattern, computed once per document from
+/// its parent's.
+#[derive(Default)]
+struct PrefixMemo {
+    /// Per prefix: not computed yet, its range of `arena`, or its error.
+    memo: Vec<Option<Result<Range<usize>, DynamicError>>>,
+    arena: Vec<NodeId>,
+    /// The parent's nodes, copied out of the arena the step appends to.
+    input: Vec<NodeId>,
 }
 
-/// Computes the memo entry of prefix `id`, its ancestors' first.
-fn fill_prefix<'a>(
-    ev: &mut Evaluator<'a>,
-    prefixes: &'a [Prefix],
-    memo: &mut [Option<Result<Vec<NodeId>, DynamicError>>],
-    id: usize,
-) {
-    if !memo.get(id).is_some_and(Option::is_none) {
-        return;
+impl PrefixMemo {
+    fn reset(&mut self, prefixes: usize) {
+        self.memo.clear();
+        self.memo.resize_with(prefixes, || None);
+        self.arena.clear();
     }
-    let Some(prefix) = prefixes.get(id) else {
-        return;
-    };
-    if let Some(parent) = prefix.parent {
-        fill_prefix(ev, prefixes, memo, parent);
-    }
-    let mut out = ev.take_list();
-    let result = match prefix.parent {
-        None => ev.axis_step_into(&prefix.step, &[NodeId::DOCUMENT], &mut out),
-        Some(parent) => match memo.get(parent) {
-            Some(Some(Ok(nodes))) => ev.axis_step_into(&prefix.step, nodes, &mut out),
+
+    fn value<'a>(
+        &mut self,
+        ev: &mut Evaluator<'a>,
+        prefixes: &'a [Prefix],
+        id: usize,
+    ) -> Result<&[NodeId], DynamicError> {
+        self.fill(ev, prefixes, id);
+        match self.memo.get(id) {
+            Some(Some(Ok(range))) => Ok(self.arena.get(range.clone()).unwrap_or(&[])),
             Some(Some(Err(e))) => Err(e.clone()),
-            _ => ev.axis_step_into(&prefix.step, &[], &mut out),
-        },
-    };
-    if let Some(slot) = memo.get_mut(id) {
-        *slot = Some(result.map(|()| out));
+            _ => Ok(&[]),
+        }
+    }
+
+    /// Computes the entry of prefix `id`, its ancestors' first.
+    fn fill<'a>(&mut self, ev: &mut Evaluator<'a>, prefixes: &'a [Prefix], id: usize) {
+        if !self.memo.get(id).is_some_and(Option::is_none) {
+            return;
+        }
+        let Some(prefix) = prefixes.get(id) else {
+            return;
+        };
+        if let Some(parent) = prefix.parent {
+            self.fill(ev, prefixes, parent);
+        }
+        self.input.clear();
+        let failed = match prefix.parent {
+            None => {
+                self.input.push(NodeId::DOCUMENT);
+                None
+            }
+            Some(parent) => match self.memo.get(parent) {
+                Some(Some(Ok(range))) => {
+                    let nodes = self.arena.get(range.clone()).unwrap_or(&[]);
+                    self.input.extend_from_slice(nodes);
+                    None
+                }
+                Some(Some(Err(e))) => Some(e.clone()),
+                _ => None,
+            },
+        };
+        let mark = self.arena.len();
+        let result = match failed {
+            Some(e) => Err(e),
+            None => ev
+                .axis_step_into(&prefix.step, &self.input, &mut self.arena)
+                .map(|()| mark..self.arena.len()),
+        };
+        if result.is_err() {
+            self.arena.truncate(mark);
+        }
+        if let Some(slot) = self.memo.get_mut(id) {
+            *slot = Some(result);
+        }
     }
 }
 
