@@ -179,8 +179,12 @@ fn bind<'a>(ev: &mut Evaluator<'a>, l: &'a Let, focus: Focus<'_, 'a>) {
                 .map(|()| Value::Atom(Atom::Untyped(Cow::Owned(out))))
         }
     };
-    if let Some(slot) = ev.vars.get_mut(l.slot as usize) {
-        *slot = value;
+    // The previous value's list goes back to the spares: binding a node
+    // list per context node would otherwise cost an allocation each.
+    if let Some(slot) = ev.vars.get_mut(l.slot as usize)
+        && let Ok(Value::Nodes(old)) = std::mem::replace(slot, value)
+    {
+        ev.give_list(old);
     }
 }
 

@@ -839,6 +839,27 @@ impl<'a> Evaluator<'a> {
                 list.push(n);
                 list
             }
+            // `$var/…`: the variable's nodes copied into a spare list, not
+            // cloned into a new allocation.
+            Start::Expr(Expr::Var(slot)) if !p.steps.is_empty() => {
+                match self.vars.get(*slot as usize) {
+                    Some(Ok(Value::Nodes(nodes))) => {
+                        let mut list = self.spare.pop().unwrap_or_default();
+                        list.extend_from_slice(nodes);
+                        list
+                    }
+                    Some(Ok(_)) => {
+                        return Err(DynamicError::new(
+                            "XPTY0019",
+                            "a path step applied to an atomic value",
+                        ));
+                    }
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => {
+                        return Err(DynamicError::new("XPDY0002", "variable without a value"));
+                    }
+                }
+            }
             Start::Expr(e) => {
                 let v = self.eval(e, f)?;
                 if p.steps.is_empty() {
@@ -859,12 +880,7 @@ impl<'a> Evaluator<'a> {
         for (i, step) in p.steps.iter().enumerate() {
             match step {
                 Step::Axis { .. } => {
-                    // The last list is the result; the others are spares.
-                    let mut next = if i == last {
-                        Vec::with_capacity(current.len())
-                    } else {
-                        self.take_list()
-                    };
+                    let mut next = self.take_list();
                     self.axis_step_into(step, &current, &mut next)?;
                     let done = std::mem::replace(&mut current, next);
                     self.give_list(done);
@@ -1176,6 +1192,15 @@ impl<'a> Evaluator<'a> {
 
     /// A string argument: empty sequence → "".
     fn string_arg(&mut self, e: &'a Expr, f: Focus<'_, 'a>, what: &str) -> Eval<Cow<'a, str>> {
+        // Most arguments of `contains()` and its like, name predicates'
+        // above all: no value to build and take apart.
+        match e {
+            Expr::Str(s) => return Ok(Cow::Borrowed(s)),
+            Expr::Call(Func::LocalName, args, _) if args.is_empty() => {
+                return Ok(Cow::Borrowed(self.doc.local_name(self.focus_node(f)?)));
+            }
+            _ => {}
+        }
         Ok(self
             .opt_atom(e, f, what)?
             .map_or(Cow::Borrowed(""), |a| a.to_str()))

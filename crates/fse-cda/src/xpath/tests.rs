@@ -664,3 +664,55 @@ fn direct_child_attribute_and_predicate_paths_agree_with_the_document() {
         "XPTY0004"
     );
 }
+
+#[test]
+fn literal_and_local_name_string_arguments_and_variable_path_starts() {
+    let d = doc();
+    let ctx = root(&d);
+    assert!(b(&d, ctx, "ends-with(local-name(), 'Document')"));
+    assert!(!b(&d, ctx, "starts-with(local-name(), 'Document')"));
+    assert!(b(
+        &d,
+        ctx,
+        "contains('abc', 'b') and not(contains('abc', 'd'))"
+    ));
+    // Attribute and text nodes as the context of `local-name()`.
+    assert!(b(
+        &d,
+        ctx,
+        "count(hl7:templateId/@*[contains(local-name(), 'xten')]) = 1"
+    ));
+    assert!(b(
+        &d,
+        ctx,
+        "count(//hl7:given/text()[starts-with(local-name(), '')]) = 2"
+    ));
+    assert!(b(
+        &d,
+        ctx,
+        "count(//hl7:given/text()[contains(local-name(), 'g')]) = 0"
+    ));
+
+    let all = XPath::compile("//hl7:observation", &ns()).unwrap();
+    let observations = all.evaluate(&d, ctx, &[]).unwrap();
+    let xp = XPath::compile_with_variables("string-join($v/hl7:code/@code, ',')", &ns(), &["v"])
+        .unwrap();
+    assert_eq!(
+        xp.evaluate_string(&d, ctx, std::slice::from_ref(&observations))
+            .unwrap(),
+        "a,b"
+    );
+    // Twice from the same binding: the variable keeps its nodes.
+    let xp = XPath::compile_with_variables(
+        "count($v/hl7:code) = 2 and count($v/hl7:value) = 1 and count($v) = 2",
+        &ns(),
+        &["v"],
+    )
+    .unwrap();
+    assert!(xp.evaluate_boolean(&d, ctx, &[observations]).unwrap());
+    let xp = XPath::compile_with_variables("$v/hl7:code", &ns(), &["v"]).unwrap();
+    let e = xp
+        .evaluate(&d, ctx, &[Value::Atom(Atom::Str("x".into()))])
+        .unwrap_err();
+    assert_eq!(e.code, "XPTY0019");
+}
