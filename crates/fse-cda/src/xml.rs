@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -189,9 +189,7 @@ struct NodeData {
 pub struct Document {
     nodes: Vec<NodeData>,
     text: String,
-    /// Symbol strings, each allocated once and shared with `sym_ids`.
-    syms: Vec<Arc<str>>,
-    sym_ids: FastMap<Arc<str>, Sym>,
+    symbols: Symbols,
     by_name: FastMap<(Sym, Sym), Vec<NodeId>>,
     /// Namespace declarations (element id, prefix, uri), in document order.
     ns_decls: Vec<(u32, Sym, Sym)>,
@@ -377,12 +375,12 @@ impl Document {
 
     /// The symbol of a string, if the document uses it as a name or URI.
     pub fn symbol(&self, s: &str) -> Option<Sym> {
-        self.sym_ids.get(s).copied()
+        self.symbols.table.get(s, name_hash(s.as_bytes()))
     }
 
     /// How many symbols the document has: every [`Sym::index`] is below it.
     pub fn symbol_count(&self) -> usize {
-        self.syms.len()
+        self.symbols.spans.len()
     }
 
     /// The namespace URI bound to `prefix` (`""`: the default namespace) in
@@ -414,7 +412,8 @@ impl Document {
 
     /// The string of a symbol.
     pub fn sym_str(&self, sym: Sym) -> &str {
-        &self.syms[sym.0 as usize]
+        let (start, len) = self.symbols.spans[sym.index()];
+        &self.symbols.table.text[start as usize..(start + len) as usize]
     }
 
     /// The local name (element, attribute, PI target; `""` otherwise).
@@ -631,7 +630,7 @@ struct Builder<'s> {
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
     /// Qualified names already split and interned.
-    qnames: QNames,
+    qnames: Names<(Sym, Sym)>,
     /// By symbol, the last start tag (its stamp) with an attribute of that
     /// local name, and with a declaration of that prefix.
     seen_attrs: Vec<u32>,
@@ -647,8 +646,10 @@ impl<'s> Builder<'s> {
             text: String::with_capacity(source.len() / 2),
             // Room for the names of a typical CDA2 (a few hundred), so the
             // tables are not rehashed as a document's names come in.
-            syms: Vec::with_capacity(NAMES_GUESS),
-            sym_ids: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
+            symbols: Symbols {
+                table: Names::with_capacity(NAMES_GUESS, Sym::EMPTY),
+                spans: Vec::with_capacity(NAMES_GUESS),
+            },
             by_name: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
             ns_decls: Vec::new(),
             source: Box::default(),
@@ -684,7 +685,7 @@ impl<'s> Builder<'s> {
             pending_at: 0,
             seen_root: false,
             attrs: Vec::new(),
-            qnames: QNames::with_capacity(NAMES_GUESS),
+            qnames: Names::with_capacity(NAMES_GUESS, (Sym::EMPTY, Sym::EMPTY)),
             seen_attrs: Vec::new(),
             seen_decls: Vec::new(),
         }
@@ -1199,15 +1200,22 @@ impl<'s> Builder<'s> {
     /// lookup for names seen before. A name is checked against the XML and
     /// namespace grammars the first time it comes (quick_xml checks none).
     fn intern_qname(&mut self, qname: &str, at: usize) -> Result<(Sym, Sym)> {
-        let hash = QNames::hash(qname.as_bytes());
+        let hash = name_hash(qname.as_bytes());
         if let Some(pair) = self.qnames.get(qname, hash) {
             return Ok(pair);
         }
         if !is_qname(qname) {
             return Err(self.malformed(at, format!("{qname:?} is not a valid XML qualified name")));
         }
-        let (prefix, local) = split_qname(qname);
-        let pair = (intern(&mut self.doc, prefix), intern(&mut self.doc, local));
+        let symbols = &mut self.doc.symbols;
+        let pair = match qname.split_once(':') {
+            Some((prefix, local)) => (
+                symbols.intern(prefix, name_hash(prefix.as_bytes())),
+                symbols.intern(local, name_hash(local.as_bytes())),
+            ),
+            // The local name is the whole name: its hash is already taken.
+            None => (Sym::EMPTY, symbols.intern(qname, hash)),
+        };
         self.qnames.insert(qname, hash, pair);
         Ok(pair)
     }
@@ -1223,83 +1231,61 @@ impl<'s> Builder<'s> {
     }
 }
 
-/// The qualified names of one document already split and interned, by
-/// their text. A table of its own rather than a map: the hash is taken
-/// once over whole words, a name seen before costs one comparison, and a
-/// new one is copied into a shared buffer instead of an allocation.
-struct QNames {
+/// Strings of one document by their text, each with a value: qualified
+/// names with their interned parts, and the symbols themselves. A table of
+/// its own rather than a map: the hash is taken once over whole words, a
+/// string seen before costs one comparison, and a new one is copied into a
+/// shared buffer instead of an allocation of its own.
+#[derive(Clone)]
+struct Names<V> {
     /// Open addressing with linear probing; a power of two in number, at
     /// most half full.
-    slots: Vec<QNameSlot>,
+    slots: Vec<NameSlot<V>>,
     /// `64 - log2(slots.len())`: slots are chosen by the hash's top bits,
     /// the best mixed ones of a multiplicative hash.
     shift: u32,
     len: usize,
     text: String,
+    /// The value of an empty slot (never read).
+    blank: V,
 }
 
 #[derive(Clone, Copy)]
-struct QNameSlot {
+struct NameSlot<V> {
     /// Never zero for a used slot: zero marks an empty one.
     hash: u64,
     start: u32,
     len: u32,
-    pair: (Sym, Sym),
+    value: V,
 }
 
-impl QNameSlot {
-    const EMPTY: QNameSlot = QNameSlot {
-        hash: 0,
-        start: 0,
-        len: 0,
-        pair: (Sym::EMPTY, Sym::EMPTY),
-    };
-}
-
-impl QNames {
-    fn with_capacity(names: usize) -> Self {
+impl<V: Copy> Names<V> {
+    fn with_capacity(names: usize, blank: V) -> Self {
         let slots = (names * 2).next_power_of_two().max(16);
         Self {
-            slots: vec![QNameSlot::EMPTY; slots],
+            slots: vec![Self::empty_slot(blank); slots],
             shift: 64 - slots.trailing_zeros(),
             len: 0,
             text: String::with_capacity(names * 16),
+            blank,
         }
     }
 
-    /// Every byte counts, read a word at a time: the tail as one word that
-    /// overlaps the last whole one, or for short names pieced from loads
-    /// that together cover every byte. With the length mixed in, no two
-    /// names read the same words.
-    fn hash(name: &[u8]) -> u64 {
-        let mut hasher = FxHasher::default();
-        hasher.add(name.len() as u64);
-        let mut chunks = name.chunks_exact(8);
-        for chunk in &mut chunks {
-            hasher.add(word(chunk));
+    fn empty_slot(blank: V) -> NameSlot<V> {
+        NameSlot {
+            hash: 0,
+            start: 0,
+            len: 0,
+            value: blank,
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let tail = if name.len() >= 8 {
-                word(name.get(name.len() - 8..).unwrap_or_default())
-            } else if rest.len() >= 4 {
-                let low = half_word(rest.get(..4).unwrap_or_default());
-                let high = half_word(rest.get(rest.len() - 4..).unwrap_or_default());
-                low | high << 32
-            } else {
-                let at = |i: usize| u64::from(rest.get(i).copied().unwrap_or(0));
-                at(0) | at(rest.len() / 2) << 8 | at(rest.len() - 1) << 16
-            };
-            hasher.add(tail);
-        }
-        hasher.hash | 1
     }
 
     fn home(&self, hash: u64) -> usize {
         (hash >> self.shift) as usize
     }
 
-    fn get(&self, name: &str, hash: u64) -> Option<(Sym, Sym)> {
+    /// The value of `name`, whose [`name_hash`] is `hash`.
+    fn get(&self, name: &str, hash: u64) -> Option<V> {
         let mask = self.slots.len() - 1;
         let mut i = self.home(hash);
         loop {
@@ -1314,29 +1300,31 @@ impl QNames {
                     .get(slot.start as usize..(slot.start + slot.len) as usize)
                     == Some(name.as_bytes())
             {
-                return Some(slot.pair);
+                return Some(slot.value);
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Adds a name `get` did not find.
-    fn insert(&mut self, name: &str, hash: u64, pair: (Sym, Sym)) {
+    /// Adds a name `get` did not find; returns where its text is.
+    fn insert(&mut self, name: &str, hash: u64, value: V) -> (u32, u32) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
         let start = saturate(self.text.len());
+        let len = saturate(name.len());
         self.text.push_str(name);
-        self.place(QNameSlot {
+        self.place(NameSlot {
             hash,
             start,
-            len: saturate(name.len()),
-            pair,
+            len,
+            value,
         });
         self.len += 1;
+        (start, len)
     }
 
-    fn place(&mut self, new: QNameSlot) {
+    fn place(&mut self, new: NameSlot<V>) {
         let mask = self.slots.len() - 1;
         let mut i = self.home(new.hash);
         while let Some(slot) = self.slots.get_mut(i) {
@@ -1350,13 +1338,76 @@ impl QNames {
 
     #[cold]
     fn grow(&mut self) {
-        let doubled = vec![QNameSlot::EMPTY; self.slots.len() * 2];
+        let doubled = vec![Self::empty_slot(self.blank); self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, doubled);
         self.shift -= 1;
         for slot in old.into_iter().filter(|s| s.hash != 0) {
             self.place(slot);
         }
     }
+}
+
+/// The symbols of a document: numbered in the order they first come, each
+/// string stored once in the table's text.
+#[derive(Clone)]
+struct Symbols {
+    table: Names<Sym>,
+    /// By symbol, where its string is in `table.text`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl Symbols {
+    /// The symbol of `s`, whose [`name_hash`] is `hash`, added if new.
+    fn intern(&mut self, s: &str, hash: u64) -> Sym {
+        if let Some(sym) = self.table.get(s, hash) {
+            return sym;
+        }
+        let sym = Sym(saturate(self.spans.len()));
+        let span = self.table.insert(s, hash, sym);
+        self.spans.push(span);
+        sym
+    }
+}
+
+impl std::fmt::Debug for Symbols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = &self.table.text;
+        f.debug_list()
+            .entries(
+                self.spans
+                    .iter()
+                    .map(|&(start, len)| text.get(start as usize..(start + len) as usize)),
+            )
+            .finish()
+    }
+}
+
+/// Every byte counts, read a word at a time: the tail as one word that
+/// overlaps the last whole one, or for short names pieced from loads that
+/// together cover every byte. With the length mixed in, no two names read
+/// the same words. Never zero.
+fn name_hash(name: &[u8]) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.add(name.len() as u64);
+    let mut chunks = name.chunks_exact(8);
+    for chunk in &mut chunks {
+        hasher.add(word(chunk));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let tail = if name.len() >= 8 {
+            word(name.get(name.len() - 8..).unwrap_or_default())
+        } else if rest.len() >= 4 {
+            let low = half_word(rest.get(..4).unwrap_or_default());
+            let high = half_word(rest.get(rest.len() - 4..).unwrap_or_default());
+            low | high << 32
+        } else {
+            let at = |i: usize| u64::from(rest.get(i).copied().unwrap_or(0));
+            at(0) | at(rest.len() / 2) << 8 | at(rest.len() - 1) << 16
+        };
+        hasher.add(tail);
+    }
+    hasher.hash | 1
 }
 
 /// Eight bytes as a little-endian word (zero if `bytes` is shorter).
@@ -1408,10 +1459,43 @@ fn is_ncname(name: &str) -> bool {
 
 /// Whether `name` is a qualified name: an NCName, or two joined by one colon.
 fn is_qname(name: &str) -> bool {
+    if name.is_ascii() {
+        is_ascii_qname(name.as_bytes())
+    } else {
+        is_unicode_qname(name)
+    }
+}
+
+/// [`is_qname`] by characters, for any name.
+fn is_unicode_qname(name: &str) -> bool {
     match name.split_once(':') {
         Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
         None => is_ncname(name),
     }
+}
+
+/// [`is_qname`] for ASCII, where a name start is a letter or `_` and a
+/// name character adds digits, `-` and `.`: one pass over bytes, since
+/// nearly every name of a document is ASCII.
+fn is_ascii_qname(name: &[u8]) -> bool {
+    let mut at_start = true;
+    let mut colons = 0;
+    for &b in name {
+        let ok = if at_start {
+            b.is_ascii_alphabetic() || b == b'_'
+        } else if b == b':' {
+            colons += 1;
+            at_start = true;
+            continue;
+        } else {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+        };
+        if !ok {
+            return false;
+        }
+        at_start = false;
+    }
+    !at_start && colons <= 1
 }
 
 /// XML 1.0 (fifth edition) `NameStartChar`, the colon left out.
@@ -1542,19 +1626,8 @@ fn first_seen(table: &mut Vec<u32>, sym: Sym, stamp: u32) -> bool {
         .is_some_and(|seen| std::mem::replace(seen, stamp) != stamp)
 }
 
-fn split_qname(name: &str) -> (&str, &str) {
-    name.split_once(':').unwrap_or(("", name))
-}
-
 fn intern(doc: &mut Document, s: &str) -> Sym {
-    if let Some(&sym) = doc.sym_ids.get(s) {
-        return sym;
-    }
-    let sym = Sym(saturate(doc.syms.len()));
-    let text: Arc<str> = s.into();
-    doc.syms.push(Arc::clone(&text));
-    doc.sym_ids.insert(text, sym);
-    sym
+    doc.symbols.intern(s, name_hash(s.as_bytes()))
 }
 
 #[cfg(test)]
@@ -2051,6 +2124,30 @@ mod tests {
             assert_eq!(doc.namespace(first), ns);
             assert_eq!(doc.attribute(first, ns, name), Some(i.to_string().as_str()));
         }
+    }
+
+    #[test]
+    fn ascii_names_are_judged_as_by_characters() {
+        let alphabet = ['a', 'Z', '_', '1', '-', '.', ':', ' ', '<'];
+        // Every string of up to four characters from the alphabet.
+        let mut names = vec![String::new()];
+        let mut last = names.clone();
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |&c| format!("{n}{c}")))
+                .collect();
+            names.extend(last.iter().cloned());
+        }
+        for name in &names {
+            assert_eq!(
+                is_ascii_qname(name.as_bytes()),
+                is_unicode_qname(name),
+                "{name:?}"
+            );
+        }
+        assert!(is_qname("hl7:ClinicalDocument") && is_qname("sdtc:raceCode"));
+        assert!(is_qname("città") && !is_qname("città:") && !is_qname("1città"));
     }
 
     #[test]
