@@ -221,7 +221,8 @@ impl Document {
             });
         }
         let source = decode(bytes)?;
-        if let Some(at) = forbidden_control(&source) {
+        let (forbidden, has_cr) = scan_controls(&source);
+        if let Some(at) = forbidden {
             let pos = position_in(&source, at);
             return Err(Error::NotWellFormed {
                 message: format!(
@@ -233,7 +234,7 @@ impl Document {
                 source: None,
             });
         }
-        let mut doc = Builder::new(&source, limits).run()?;
+        let mut doc = Builder::new(&source, limits, has_cr).run()?;
         doc.source = source.into();
         Ok(doc)
     }
@@ -627,8 +628,21 @@ struct Builder<'s> {
     pending_start: usize,
     pending_at: usize,
     seen_root: bool,
+    /// Whether the source has a carriage return: without one, text needs
+    /// no line-end normalization.
+    has_cr: bool,
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
+    /// The element names seen so far, numbered in order of first coming;
+    /// by local name, the (namespace, number) of its last element: nearly
+    /// every local name comes in one namespace, so a name is numbered
+    /// without a hash lookup; `name_numbers` has them all.
+    element_names: Vec<(Sym, Sym)>,
+    last_name_of_local: Vec<(Sym, u32)>,
+    name_numbers: FastMap<(Sym, Sym), u32>,
+    /// Each element's name number with its id, in document order: the
+    /// lists of `by_name` are built from it at the end, each at its size.
+    element_order: Vec<(u32, u32)>,
     /// Qualified names already split and interned.
     qnames: Names<(Sym, Sym)>,
     /// By symbol, the last start tag (its stamp) with an attribute of that
@@ -638,7 +652,7 @@ struct Builder<'s> {
 }
 
 impl<'s> Builder<'s> {
-    fn new(source: &'s str, limits: &Limits) -> Self {
+    fn new(source: &'s str, limits: &Limits, has_cr: bool) -> Self {
         let mut doc = Document {
             // A guess from the size, never beyond the node budget: one huge text
             // node (a base64 attachment) must not reserve millions of nodes.
@@ -650,7 +664,7 @@ impl<'s> Builder<'s> {
                 table: Names::with_capacity(NAMES_GUESS, Sym::EMPTY),
                 spans: Vec::with_capacity(NAMES_GUESS),
             },
-            by_name: FastMap::with_capacity_and_hasher(NAMES_GUESS, BuildHasherDefault::default()),
+            by_name: FastMap::default(),
             ns_decls: Vec::new(),
             source: Box::default(),
             line_starts: OnceLock::new(),
@@ -684,6 +698,14 @@ impl<'s> Builder<'s> {
             pending_start: 0,
             pending_at: 0,
             seen_root: false,
+            has_cr,
+            element_names: Vec::with_capacity(NAMES_GUESS),
+            last_name_of_local: Vec::with_capacity(NAMES_GUESS),
+            name_numbers: FastMap::with_capacity_and_hasher(
+                NAMES_GUESS,
+                BuildHasherDefault::default(),
+            ),
+            element_order: Vec::with_capacity(source.len() / 64 + 8),
             attrs: Vec::new(),
             qnames: Names::with_capacity(NAMES_GUESS, (Sym::EMPTY, Sym::EMPTY)),
             seen_attrs: Vec::new(),
@@ -727,7 +749,11 @@ impl<'s> Builder<'s> {
                     }
                     // Line ends normalized straight into the arena (what
                     // `xml10_content` does through a `Cow` per event).
-                    push_xml10_eols(&mut self.doc.text, t.as_ref());
+                    if self.has_cr {
+                        push_xml10_eols(&mut self.doc.text, t.as_ref());
+                    } else {
+                        self.doc.text.push_str(t.as_ref());
+                    }
                 }
                 Event::CData(c) => {
                     let text = c.xml10_content();
@@ -786,6 +812,7 @@ impl<'s> Builder<'s> {
             return Err(Error::NoRootElement);
         }
         self.doc.nodes[0].end = self.last_id();
+        self.index_elements();
         Ok(self.doc)
     }
 
@@ -981,12 +1008,8 @@ impl<'s> Builder<'s> {
             value_len: 0,
             offset: saturate(at),
         });
-        // Most names come more than once: start past the smallest sizes.
-        self.doc
-            .by_name
-            .entry((ns, local))
-            .or_insert_with(|| Vec::with_capacity(8))
-            .push(NodeId(id));
+        let name = self.element_name(ns, local);
+        self.element_order.push((name, id));
         for &(prefix, uri) in &self.bindings[mark..] {
             self.doc.ns_decls.push((id, prefix, uri));
         }
@@ -1220,6 +1243,53 @@ impl<'s> Builder<'s> {
         Ok(pair)
     }
 
+    /// The number of the element name (namespace, local name).
+    fn element_name(&mut self, ns: Sym, local: Sym) -> u32 {
+        let i = local.index();
+        if let Some(&(last_ns, number)) = self.last_name_of_local.get(i)
+            && last_ns == ns
+            && number != NONE
+        {
+            return number;
+        }
+        self.element_name_slow(ns, local)
+    }
+
+    #[cold]
+    fn element_name_slow(&mut self, ns: Sym, local: Sym) -> u32 {
+        let fresh = saturate(self.element_names.len());
+        let number = *self.name_numbers.entry((ns, local)).or_insert(fresh);
+        if number == fresh {
+            self.element_names.push((ns, local));
+        }
+        let i = local.index();
+        if self.last_name_of_local.len() <= i {
+            self.last_name_of_local.resize(i + 1, (Sym::EMPTY, NONE));
+        }
+        if let Some(last) = self.last_name_of_local.get_mut(i) {
+            *last = (ns, number);
+        }
+        number
+    }
+
+    /// Fills `by_name` from `element_order`: every list allocated once, at
+    /// its size.
+    fn index_elements(&mut self) {
+        let mut counts = vec![0_usize; self.element_names.len()];
+        for &(name, _) in &self.element_order {
+            if let Some(count) = counts.get_mut(name as usize) {
+                *count += 1;
+            }
+        }
+        let mut lists: Vec<Vec<NodeId>> = counts.into_iter().map(Vec::with_capacity).collect();
+        for &(name, id) in &self.element_order {
+            if let Some(list) = lists.get_mut(name as usize) {
+                list.push(NodeId(id));
+            }
+        }
+        self.doc.by_name = self.element_names.iter().copied().zip(lists).collect();
+    }
+
     fn close(&mut self) {
         let end = self.last_id();
         if let Some((id, _)) = self.stack.pop() {
@@ -1439,15 +1509,24 @@ fn push_xml10_eols(out: &mut String, text: &str) {
 
 /// Where the first control character XML 1.0 forbids (all below U+0020
 /// but tab, line feed and carriage return) is, anywhere in the document:
-/// quick_xml lets them pass. One pass with no early exit, so it is
-/// vectorized; the position is looked for only when there is one.
-fn forbidden_control(source: &str) -> Option<usize> {
+/// quick_xml lets them pass; and whether there is a carriage return, so
+/// that text without one skips the line-end normalization. One pass with
+/// no early exit, so it is vectorized; the position is looked for only
+/// when there is one.
+fn scan_controls(source: &str) -> (Option<usize>, bool) {
+    const BAD: u8 = 1;
+    const CR: u8 = 2;
     let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
     let bytes = source.as_bytes();
-    if !bytes.iter().fold(false, |found, &b| found | bad(b)) {
-        return None;
-    }
-    bytes.iter().position(|&b| bad(b))
+    let found = bytes.iter().fold(0, |found, &b| {
+        found | (u8::from(bad(b)) * BAD) | (u8::from(b == b'\r') * CR)
+    });
+    let at = if found & BAD == 0 {
+        None
+    } else {
+        bytes.iter().position(|&b| bad(b))
+    };
+    (at, found & CR != 0)
 }
 
 /// Whether `name` is an XML 1.0 name without a colon (an NCName of the
