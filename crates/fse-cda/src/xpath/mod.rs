@@ -40,7 +40,7 @@ mod parse;
 mod value;
 
 pub use ast::NameTable;
-pub use value::{Atom, DynamicError, Item, Value};
+pub use value::{Atom, DynamicError, ErrorDetail, Item, Value};
 
 pub(crate) use ast::{Expr, Start, Step};
 pub(crate) use eval::{Evaluator, Focus, join_strings};

@@ -8,8 +8,16 @@ use crate::xml::NodeId;
 
 /// A dynamic error raised while evaluating an expression, with its XPath
 /// error code (`FORG0001`, `XPTY0004`, ...).
+///
+/// One pointer wide, so that every `Result` of the evaluator stays in
+/// registers; its fields are read through [`ErrorDetail`] (`e.code`,
+/// `e.message`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DynamicError {
+pub struct DynamicError(Box<ErrorDetail>);
+
+/// What a [`DynamicError`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetail {
     /// The W3C error code.
     pub code: &'static str,
     /// What went wrong.
@@ -17,21 +25,42 @@ pub struct DynamicError {
 }
 
 impl DynamicError {
+    // Errors are rare: kept out of line so the callers' hot paths stay small.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
-        DynamicError {
+        DynamicError(Box::new(ErrorDetail {
             code,
             message: message.into(),
-        }
+        }))
     }
 
     pub(crate) fn type_error(message: impl Into<String>) -> Self {
         Self::new("XPTY0004", message)
     }
+
+    /// The W3C error code.
+    pub fn code(&self) -> &'static str {
+        self.0.code
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+}
+
+impl std::ops::Deref for DynamicError {
+    type Target = ErrorDetail;
+
+    fn deref(&self) -> &ErrorDetail {
+        &self.0
+    }
 }
 
 impl fmt::Display for DynamicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {}", self.0.code, self.0.message)
     }
 }
 
