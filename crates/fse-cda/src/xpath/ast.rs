@@ -14,8 +14,13 @@ pub(crate) type NameId = u32;
 /// them to its interned symbols once.
 #[derive(Debug, Default, Clone)]
 pub struct NameTable {
-    names: Vec<(Box<str>, Box<str>)>,
-    name_ids: HashMap<(Box<str>, Box<str>), NameId>,
+    /// Each name as indexes into `strings`: most names share their
+    /// namespace, and many their local name, so a document looks up each
+    /// distinct string once rather than two per name.
+    names: Vec<(u32, u32)>,
+    name_ids: HashMap<(u32, u32), NameId>,
+    strings: Vec<Box<str>>,
+    string_ids: HashMap<Box<str>, u32>,
     /// The memo slot of each distinct memoizing predicate, by source text.
     memos: HashMap<Box<str>, u32>,
     /// The distinct path bases (by printed form): id and occurrences.
@@ -29,13 +34,23 @@ impl NameTable {
     }
 
     pub(crate) fn intern(&mut self, ns: &str, local: &str) -> NameId {
-        let key: (Box<str>, Box<str>) = (ns.into(), local.into());
+        let key = (self.intern_string(ns), self.intern_string(local));
         if let Some(&id) = self.name_ids.get(&key) {
             return id;
         }
         let id = self.names.len() as NameId;
-        self.names.push(key.clone());
+        self.names.push(key);
         self.name_ids.insert(key, id);
+        id
+    }
+
+    fn intern_string(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.string_ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(s.into());
+        self.string_ids.insert(s.into(), id);
         id
     }
 
@@ -79,8 +94,14 @@ impl NameTable {
         self.memos.len()
     }
 
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.names.iter().map(|(n, l)| (&**n, &**l))
+    /// The distinct strings of the names.
+    pub(crate) fn strings(&self) -> impl Iterator<Item = &str> {
+        self.strings.iter().map(|s| &**s)
+    }
+
+    /// Each name as (namespace, local name) indexes into [`Self::strings`].
+    pub(crate) fn entries(&self) -> &[(u32, u32)] {
+        &self.names
     }
 }
 
@@ -269,6 +290,9 @@ pub(crate) enum NodeCmp {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRegex {
     pub(crate) regex: Arc<regex::Regex>,
+    /// The same pattern for `matches()` without the regex crate, when it
+    /// is simple enough.
+    pub(crate) fast: Option<super::fastmatch::FastMatch>,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +349,25 @@ pub(crate) enum Start {
     Context,
     /// A primary expression (a variable, a function call, `(…)`).
     Expr(Expr),
+}
+
+impl Path {
+    /// For `@name` (an exact name, no predicate): the name.
+    pub(crate) fn lone_attribute(&self) -> Option<NameId> {
+        match (&self.start, self.steps.as_slice()) {
+            (
+                Start::Context,
+                [
+                    Step::Axis {
+                        axis: Axis::Attribute,
+                        test: NodeTest::Name(id),
+                        preds,
+                    },
+                ],
+            ) if preds.is_empty() => Some(*id),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

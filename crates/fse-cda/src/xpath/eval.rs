@@ -202,9 +202,12 @@ impl<'a> Evaluator<'a> {
                 doc.symbol(s)
             }
         };
+        let strings: Vec<Option<Sym>> = table.strings().map(sym).collect();
+        let resolved = |i: u32| strings.get(i as usize).copied().flatten();
         let names = table
             .entries()
-            .map(|(ns, local)| (sym(ns), sym(local)))
+            .iter()
+            .map(|&(ns, local)| (resolved(ns), resolved(local)))
             .collect();
         Evaluator {
             doc,
@@ -1032,6 +1035,7 @@ impl<'a> Evaluator<'a> {
                 })
             }
             Expr::Call(Func::Empty, args, _) => Ok(!self.exists(&args[0], f)?),
+            Expr::Call(Func::Matches, args, regex) => self.matches(args, regex, f),
             Expr::Path(p) if p.streamable => self.stream(p, f, &mut |_| Ok(true)),
             Expr::Var(slot) => ebv_value(self.var(*slot)?),
             _ => {
@@ -1044,16 +1048,21 @@ impl<'a> Evaluator<'a> {
     /// `@name op 'text'` on node `n`.
     #[inline]
     fn attr_cmp(&self, id: u32, op: CmpOp, text: &str, n: NodeId) -> bool {
+        self.attribute_named(id, n)
+            .is_some_and(|a| op.holds(self.doc.value(a).cmp(text)))
+    }
+
+    /// The attribute of `n` with name `id`, if `n` is an element that has it.
+    #[inline]
+    fn attribute_named(&self, id: u32, n: NodeId) -> Option<NodeId> {
         let doc = self.doc;
         if doc.kind(n) != NodeKind::Element {
-            return false;
+            return None;
         }
-        let Some(&(Some(ns), Some(local))) = self.names.get(id as usize) else {
-            return false;
+        let &(Some(ns), Some(local)) = self.names.get(id as usize)? else {
+            return None;
         };
-        doc.attributes(n)
-            .find(|&a| doc.name_syms(a) == (ns, local))
-            .is_some_and(|a| op.holds(doc.value(a).cmp(text)))
+        doc.attributes(n).find(|&a| doc.name_syms(a) == (ns, local))
     }
 
     /// A variable's value, borrowed where it is bound: most uses only
@@ -1165,6 +1174,16 @@ impl<'a> Evaluator<'a> {
             }
             _ => {}
         }
+        // `@extension`, `@root`: one attribute looked up, no walk.
+        if let Expr::Path(p) = e
+            && let Some(id) = p.lone_attribute()
+        {
+            let n = self.focus_node(f)?;
+            let doc = self.doc;
+            return Ok(self
+                .attribute_named(id, n)
+                .map(|a| Atom::Untyped(Cow::Borrowed(doc.value(a)))));
+        }
         if let Expr::Path(p) = e
             && p.streamable
         {
@@ -1264,6 +1283,24 @@ impl<'a> Evaluator<'a> {
                 )));
             }
         })
+    }
+
+    /// `matches()`, without the regex crate when the pattern and the
+    /// string are simple enough.
+    fn matches(
+        &mut self,
+        args: &'a [Expr],
+        regex: &Option<CompiledRegex>,
+        f: Focus<'_, 'a>,
+    ) -> Eval<bool> {
+        let s = self.string_arg(&args[0], f, "matches()")?;
+        if let Some(fast) = regex.as_ref().and_then(|r| r.fast.as_ref())
+            && let Some(found) = fast.is_match(&s)
+        {
+            return Ok(found);
+        }
+        let re = self.regex_for(regex, &args[1], args.get(2), f)?;
+        Ok(re.is_match(&s))
     }
 
     fn regex_for(
@@ -1592,11 +1629,7 @@ impl<'a> Evaluator<'a> {
                         .collect(),
                 ))
             }
-            Func::Matches => {
-                let s = self.string_arg(&args[0], f, "matches()")?;
-                let re = self.regex_for(regex, &args[1], args.get(2), f)?;
-                boolean(re.is_match(&s))
-            }
+            Func::Matches => boolean(self.matches(args, regex, f)?),
             Func::Replace => {
                 let s = self.string_arg(&args[0], f, "replace()")?;
                 let re = self.regex_for(regex, &args[1], args.get(3), f)?;

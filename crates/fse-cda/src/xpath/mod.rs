@@ -36,6 +36,7 @@
 
 mod ast;
 pub(crate) mod eval;
+mod fastmatch;
 mod parse;
 mod value;
 

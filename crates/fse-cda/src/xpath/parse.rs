@@ -963,6 +963,7 @@ impl<'s> Parser<'s, '_, '_> {
             .map_err(|e| self.err(format!("regular expression {pattern:?}: {e}")))?;
         Ok(CompiledRegex {
             regex: Arc::new(regex),
+            fast: super::fastmatch::FastMatch::new(pattern, flags),
         })
     }
 }
