@@ -665,7 +665,8 @@ impl<'s> Builder<'s> {
                 spans: Vec::with_capacity(NAMES_GUESS),
             },
             by_name: FastMap::default(),
-            ns_decls: Vec::new(),
+            // A CDA2 declares a handful of namespaces: room for them up front.
+            ns_decls: Vec::with_capacity(8),
             source: Box::default(),
             line_starts: OnceLock::new(),
         };
@@ -897,6 +898,7 @@ impl<'s> Builder<'s> {
     }
 
     /// Appends a node as the next child of the innermost open element.
+    #[inline]
     fn append(&mut self, mut data: NodeData) -> u32 {
         let id = saturate(self.doc.nodes.len());
         let Some(&(parent, last)) = self.stack.last() else {
@@ -924,6 +926,10 @@ impl<'s> Builder<'s> {
     }
 
     /// Appends a leaf whose value is already in the text arena.
+    ///
+    /// Inlined: nearly every tag flushes a text node (the whitespace
+    /// between tags), and a call per node costs more than the node.
+    #[inline]
     fn leaf_stored(
         &mut self,
         kind: NodeKind,
