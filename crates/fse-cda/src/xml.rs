@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -195,8 +195,8 @@ pub struct Document {
     ns_decls: Vec<(u32, Sym, Sym)>,
     /// The decoded source, for the positions of findings.
     source: Box<str>,
-    /// Where each line starts in `source`, found on the first position asked.
-    line_starts: OnceLock<Vec<u32>>,
+    /// The last position asked, from which the next one is counted.
+    line_mark: LineMark,
 }
 
 impl Document {
@@ -486,10 +486,20 @@ impl Document {
 
     /// Where the node starts in the source (an attribute: its element).
     pub fn position(&self, id: NodeId) -> Position {
-        let offset = self.node(id).offset as usize;
-        let starts = self.line_starts.get_or_init(|| line_starts(&self.source));
-        let line = starts.partition_point(|&s| s as usize <= offset).max(1);
-        let start = starts.get(line - 1).map_or(0, |&s| s as usize);
+        let offset = (self.node(id).offset as usize).min(self.source.len());
+        let bytes = self.source.as_bytes();
+        // Findings come mostly in document order: line ends are counted on
+        // from the last position asked, so a document's findings cost about
+        // one pass over it, and a document without any costs nothing.
+        let (mark, mark_line) = self.line_mark.get();
+        let line = if mark <= offset {
+            mark_line + count_line_ends(bytes.get(mark..offset).unwrap_or_default())
+        } else {
+            1 + count_line_ends(bytes.get(..offset).unwrap_or_default())
+        };
+        self.line_mark.set(offset, line);
+        let start =
+            memchr::memrchr(b'\n', bytes.get(..offset).unwrap_or_default()).map_or(0, |i| i + 1);
         Position {
             line: saturate(line),
             column: saturate(column_at(&self.source, start, offset)),
@@ -580,11 +590,43 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
 }
 
 /// Where each line of `source` starts (byte offsets), the first at 0.
-fn line_starts(source: &str) -> Vec<u32> {
-    let mut starts = Vec::with_capacity(source.len() / 40 + 1);
-    starts.push(0);
-    starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| saturate(i + 1)));
-    starts
+/// The last position a finding asked for: its byte offset and line, in one
+/// word so that threads sharing a document read a consistent pair.
+#[derive(Debug)]
+struct LineMark(AtomicU64);
+
+impl Default for LineMark {
+    fn default() -> Self {
+        Self(AtomicU64::new(1))
+    }
+}
+
+impl Clone for LineMark {
+    fn clone(&self) -> Self {
+        Self(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl LineMark {
+    /// (offset, line); offset 0 is on line 1.
+    fn get(&self) -> (usize, usize) {
+        let word = self.0.load(Ordering::Relaxed);
+        ((word >> 32) as usize, (word & 0xFFFF_FFFF) as usize)
+    }
+
+    fn set(&self, offset: usize, line: usize) {
+        // Offsets and lines of a document within the size limit fit in 32
+        // bits; past that the mark is simply not kept.
+        if let (Ok(offset), Ok(line)) = (u32::try_from(offset), u32::try_from(line)) {
+            self.0
+                .store(u64::from(offset) << 32 | u64::from(line), Ordering::Relaxed);
+        }
+    }
+}
+
+/// How many line feeds `bytes` holds.
+fn count_line_ends(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
 /// The 1-based column, in characters, of `offset` on the line starting at `start`.
@@ -598,7 +640,7 @@ fn column_at(source: &str, start: usize, offset: usize) -> usize {
 fn position_in(source: &str, offset: usize) -> Position {
     let offset = offset.min(source.len());
     let before = source.as_bytes().get(..offset).unwrap_or_default();
-    let line = 1 + memchr::memchr_iter(b'\n', before).count();
+    let line = 1 + count_line_ends(before);
     let start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
     Position {
         line: saturate(line),
@@ -668,7 +710,7 @@ impl<'s> Builder<'s> {
             // A CDA2 declares a handful of namespaces: room for them up front.
             ns_decls: Vec::with_capacity(8),
             source: Box::default(),
-            line_starts: OnceLock::new(),
+            line_mark: LineMark::default(),
         };
         let empty = intern(&mut doc, "");
         debug_assert_eq!(empty, Sym::EMPTY);
@@ -1765,6 +1807,37 @@ mod tests {
         assert_eq!(doc.position(els[0]), Position { line: 2, column: 3 });
         assert_eq!(doc.position(els[1]), Position { line: 2, column: 7 });
         assert_eq!(doc.position(els[2]), Position { line: 3, column: 2 });
+    }
+
+    #[test]
+    fn positions_asked_in_any_order_are_counted_right() {
+        let mut xml = String::from("<r>\n");
+        for i in 0..200 {
+            xml.push_str(&" ".repeat(i % 7));
+            xml.push_str(&format!("<e{}é a='{i}'/>", i % 3));
+            if i % 4 != 0 {
+                xml.push('\n');
+            }
+        }
+        xml.push_str("</r>");
+        let doc = parse(&xml).unwrap();
+        let ids: Vec<NodeId> = doc.descendants(NodeId::DOCUMENT).collect();
+        let expected = |n: NodeId| position_in(&xml, doc.node(n).offset as usize);
+        // Forward, backward, then jumping about, each from the mark left before.
+        for &n in ids.iter().chain(ids.iter().rev()) {
+            assert_eq!(doc.position(n), expected(n), "{n:?}");
+        }
+        for k in 0..ids.len() {
+            let n = ids[(k * 37) % ids.len()];
+            assert_eq!(doc.position(n), expected(n), "{n:?}");
+        }
+        // A clone keeps its own mark and agrees.
+        let copy = doc.clone();
+        assert_eq!(copy.position(ids[5]), expected(ids[5]));
+        assert_eq!(
+            doc.position(ids[ids.len() - 1]),
+            expected(ids[ids.len() - 1])
+        );
     }
 
     #[test]
