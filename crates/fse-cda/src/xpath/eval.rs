@@ -1045,11 +1045,23 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// `@name op 'text'` on node `n`.
-    #[inline]
+    /// `@name op 'text'` on node `n`. Always inlined: a call's register
+    /// saves and restores cost as much as the lookup itself, and
+    /// `pred_on_node` has paid for them already.
+    #[inline(always)]
     fn attr_cmp(&self, id: u32, op: CmpOp, text: &str, n: NodeId) -> bool {
-        self.attribute_named(id, n)
-            .is_some_and(|a| op.holds(self.doc.value(a).cmp(text)))
+        let Some(a) = self.attribute_named(id, n) else {
+            return false;
+        };
+        let value = self.doc.value(a);
+        match op {
+            // `[@code='x']`, nearly every use: string equality looks at the
+            // lengths first, and most values that differ differ in length,
+            // where an ordering would always compare the bytes.
+            CmpOp::Eq => value == text,
+            CmpOp::Ne => value != text,
+            _ => op.holds(value.cmp(text)),
+        }
     }
 
     /// The attribute of `n` with name `id`, if `n` is an element that has it.
