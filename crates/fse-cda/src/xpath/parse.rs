@@ -995,19 +995,7 @@ fn specialize_general(op: CmpOp, lhs: Expr, rhs: Expr) -> Expr {
     }
     fn own_attribute(e: &Expr) -> Option<u32> {
         let Expr::Path(p) = e else { return None };
-        match (&p.start, p.steps.as_slice()) {
-            (
-                Start::Context,
-                [
-                    Step::Axis {
-                        axis: Axis::Attribute,
-                        test: NodeTest::Name(id),
-                        preds,
-                    },
-                ],
-            ) if preds.is_empty() => Some(*id),
-            _ => None,
-        }
+        p.lone_attribute()
     }
     fn take_path(e: Expr) -> Option<Box<Path>> {
         match e {
