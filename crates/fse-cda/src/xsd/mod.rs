@@ -105,6 +105,15 @@ impl SchemaSet {
         })
     }
 
+    /// This set's slot of a per-set table, built on first use.
+    fn once<T>(self, slots: &'static [OnceLock<T>; 2], build: impl FnOnce() -> T) -> &'static T {
+        let slot = match self {
+            SchemaSet::PocdMt000040Uv02 => &slots[0],
+            SchemaSet::PocdHd000040 => &slots[1],
+        };
+        slot.get_or_init(build)
+    }
+
     fn schema(self) -> &'static schema::Schema {
         match self {
             SchemaSet::PocdMt000040Uv02 => &generated::pocd_mt000040uv02::SCHEMA,
@@ -115,11 +124,7 @@ impl SchemaSet {
     /// The set's local names, indexed once per process.
     fn local_names(self) -> &'static LocalNames {
         static INDEXED: [OnceLock<LocalNames>; 2] = [OnceLock::new(), OnceLock::new()];
-        let slot = match self {
-            SchemaSet::PocdMt000040Uv02 => &INDEXED[0],
-            SchemaSet::PocdHd000040 => &INDEXED[1],
-        };
-        slot.get_or_init(|| {
+        self.once(&INDEXED, || {
             let mut map = LocalNames::new();
             for (i, name) in self.schema().names.iter().enumerate() {
                 let i = u16::try_from(i).unwrap_or(u16::MAX);
@@ -136,11 +141,7 @@ impl SchemaSet {
     /// skips the scan for missing ones. Built once per process.
     fn required_uses(self) -> &'static [Option<u128>] {
         static MASKS: [OnceLock<Vec<Option<u128>>>; 2] = [OnceLock::new(), OnceLock::new()];
-        let slot = match self {
-            SchemaSet::PocdMt000040Uv02 => &MASKS[0],
-            SchemaSet::PocdHd000040 => &MASKS[1],
-        };
-        slot.get_or_init(|| {
+        self.once::<Vec<_>>(&MASKS, || {
             self.schema()
                 .complex_types
                 .iter()
@@ -162,11 +163,7 @@ impl SchemaSet {
     fn enumerations(self) -> &'static [validate::PackedEnumeration] {
         static PACKED: [OnceLock<Vec<validate::PackedEnumeration>>; 2] =
             [OnceLock::new(), OnceLock::new()];
-        let slot = match self {
-            SchemaSet::PocdMt000040Uv02 => &PACKED[0],
-            SchemaSet::PocdHd000040 => &PACKED[1],
-        };
-        slot.get_or_init(|| {
+        self.once::<Vec<_>>(&PACKED, || {
             self.schema()
                 .simple_types
                 .iter()
@@ -178,11 +175,7 @@ impl SchemaSet {
     /// The set's pattern facets, compiled once per process.
     fn matchers(self) -> &'static [Matcher] {
         static COMPILED: [OnceLock<Vec<Matcher>>; 2] = [OnceLock::new(), OnceLock::new()];
-        let slot = match self {
-            SchemaSet::PocdMt000040Uv02 => &COMPILED[0],
-            SchemaSet::PocdHd000040 => &COMPILED[1],
-        };
-        slot.get_or_init(|| {
+        self.once::<Vec<_>>(&COMPILED, || {
             self.schema()
                 .patterns
                 .iter()
