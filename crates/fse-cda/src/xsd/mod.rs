@@ -49,6 +49,7 @@ mod generated;
 mod lexical;
 pub mod regex;
 mod schema;
+mod simple;
 mod validate;
 
 /// The XSD sets of the national catalogs.
@@ -158,17 +159,12 @@ impl SchemaSet {
         })
     }
 
-    /// Per simple type of the set, its enumeration packed for lookups;
+    /// Per simple type of the set, its packed enumeration and shortcut;
     /// built once per process.
-    fn enumerations(self) -> &'static [validate::PackedEnumeration] {
-        static PACKED: [OnceLock<Vec<validate::PackedEnumeration>>; 2] =
-            [OnceLock::new(), OnceLock::new()];
-        self.once::<Vec<_>>(&PACKED, || {
-            self.schema()
-                .simple_types
-                .iter()
-                .map(|st| validate::PackedEnumeration::new(st.enumeration))
-                .collect()
+    fn prepared(self) -> &'static [simple::Prepared] {
+        static PREPARED: [OnceLock<Vec<simple::Prepared>>; 2] = [OnceLock::new(), OnceLock::new()];
+        self.once::<Vec<_>>(&PREPARED, || {
+            simple::Prepared::all(self.schema(), self.matchers())
         })
     }
 
@@ -342,7 +338,7 @@ pub fn validate_with(doc: &Document, set: SchemaSet) -> Vec<XsdFinding> {
         set.matchers(),
         set.local_names(),
         set.required_uses(),
-        set.enumerations(),
+        set.prepared(),
     )
     .run()
 }

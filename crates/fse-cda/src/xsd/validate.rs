@@ -23,6 +23,7 @@ use super::schema::{
     Builtin, Content, Element, Facet, Schema, SimpleType, State, Transition, TypeRef, Use, Variety,
     Whitespace,
 };
+use super::simple::{self, Prepared};
 use super::{LocalNames, Matcher, XsdFinding};
 use crate::xml::{Document, HL7_NS, NodeId, NodeKind, Sym, XSI_NS};
 
@@ -58,8 +59,8 @@ pub(super) struct Run<'d> {
     /// Per complex type, the mask of its required attribute uses (`None`
     /// when it has more uses than a mask holds).
     required_uses: &'static [Option<u128>],
-    /// Per simple type, its enumeration packed for lookups.
-    enumerations: &'static [PackedEnumeration],
+    /// Per simple type, its packed enumeration and shortcut.
+    prepared: &'static [Prepared],
     /// Same-name sibling positions computed for locations.
     sibling_indices: HashMap<NodeId, usize>,
     /// Set once `MAX_FINDINGS` is reached: the walk winds down.
@@ -73,7 +74,7 @@ impl<'d> Run<'d> {
         matchers: &'static [Matcher],
         local_names: &'static LocalNames,
         required_uses: &'static [Option<u128>],
-        enumerations: &'static [PackedEnumeration],
+        prepared: &'static [Prepared],
     ) -> Self {
         Run {
             doc,
@@ -86,7 +87,7 @@ impl<'d> Run<'d> {
             xsi: doc.symbol(XSI_NS),
             attribute_buffer: Vec::new(),
             required_uses,
-            enumerations,
+            prepared,
             sibling_indices: HashMap::new(),
             stopped: false,
         }
@@ -523,7 +524,8 @@ impl<'d> Run<'d> {
                 attribute: Some(a),
             };
             let value = doc.value(a);
-            let valid = self.check_value(at, use_.ty, value, true, use_.fixed.is_some());
+            let valid = self.settles(use_.ty, value)
+                || self.check_value(at, use_.ty, value, true, use_.fixed.is_some());
             if let (true, Some(fixed)) = (valid, use_.fixed) {
                 let ws = match self
                     .schema
@@ -714,10 +716,25 @@ impl<'d> Run<'d> {
                 _ => {}
             }
         }
-        self.check_value(at, s, &value, true, false);
+        if !self.settles(s, &value) {
+            self.check_value(at, s, &value, true, false);
+        }
     }
 
     // --- Simple values ---
+
+    /// Whether `value` is surely valid for simple type `t`, settled by the
+    /// type's shortcut; `false` leaves it to [`Self::check_value`].
+    #[inline]
+    fn settles(&self, t: u16, value: &str) -> bool {
+        Prepared::settles(
+            self.prepared,
+            self.schema.simple_types,
+            self.matchers,
+            t,
+            value,
+        )
+    }
 
     /// Whether `value` is valid for simple type `t`, reporting errors when
     /// `fire` (libxml2's xmlSchemaVCheckCVCSimpleType).
@@ -819,46 +836,11 @@ impl<'d> Run<'d> {
         let Some(st) = types.get(usize::from(t)) else {
             return true;
         };
-        if self.facets_hold(st, t, value, list_len) {
+        let packed = self.prepared.get(usize::from(t)).map(|p| &p.enumeration);
+        if simple::facets_hold(st, packed, self.matchers, value, list_len) {
             return true;
         }
         fire && self.report_facets(at, st, value, list_len)
-    }
-
-    /// Whether `value` passes every facet of `st`: the checks alone, the
-    /// messages being left to [`Self::report_facets`].
-    #[inline]
-    fn facets_hold(&self, st: &SimpleType, t: u16, value: &str, list_len: Option<usize>) -> bool {
-        if !st.facets.is_empty() {
-            let mut counted: Option<usize> = list_len;
-            let mut length = || *counted.get_or_insert_with(|| value.chars().count());
-            for facet in st.facets {
-                let failed = match *facet {
-                    Facet::Length(n) => length() != n as usize,
-                    Facet::MinLength(n) => length() < n as usize,
-                    Facet::MaxLength(n) => length() > n as usize,
-                    Facet::MinInclusive(x) => compare(value, x).is_some_and(|o| o.is_lt()),
-                    Facet::MaxInclusive(x) => compare(value, x).is_some_and(|o| o.is_gt()),
-                    Facet::MinExclusive(x) => compare(value, x).is_some_and(|o| o.is_le()),
-                    Facet::MaxExclusive(x) => compare(value, x).is_some_and(|o| o.is_ge()),
-                };
-                if failed {
-                    return false;
-                }
-            }
-        }
-        if !st.enumeration.is_empty() {
-            let found = match self.enumerations.get(usize::from(t)) {
-                Some(packed) => packed.contains(st, value),
-                None => in_enumeration(st, value),
-            };
-            if !found {
-                return false;
-            }
-        }
-        st.patterns
-            .iter()
-            .all(|level| level.iter().any(|&p| self.pattern_matches(p, value)))
     }
 
     /// Reports the facets `value` fails (it fails one), in libxml2's
@@ -881,18 +863,22 @@ impl<'d> Run<'d> {
                 Facet::Length(n) => ("length", length() != n as usize),
                 Facet::MinLength(n) => ("minLength", length() < n as usize),
                 Facet::MaxLength(n) => ("maxLength", length() > n as usize),
-                Facet::MinInclusive(x) => {
-                    ("minInclusive", compare(value, x).is_some_and(|o| o.is_lt()))
-                }
-                Facet::MaxInclusive(x) => {
-                    ("maxInclusive", compare(value, x).is_some_and(|o| o.is_gt()))
-                }
-                Facet::MinExclusive(x) => {
-                    ("minExclusive", compare(value, x).is_some_and(|o| o.is_le()))
-                }
-                Facet::MaxExclusive(x) => {
-                    ("maxExclusive", compare(value, x).is_some_and(|o| o.is_ge()))
-                }
+                Facet::MinInclusive(x) => (
+                    "minInclusive",
+                    simple::compare(value, x).is_some_and(|o| o.is_lt()),
+                ),
+                Facet::MaxInclusive(x) => (
+                    "maxInclusive",
+                    simple::compare(value, x).is_some_and(|o| o.is_gt()),
+                ),
+                Facet::MinExclusive(x) => (
+                    "minExclusive",
+                    simple::compare(value, x).is_some_and(|o| o.is_le()),
+                ),
+                Facet::MaxExclusive(x) => (
+                    "maxExclusive",
+                    simple::compare(value, x).is_some_and(|o| o.is_ge()),
+                ),
             };
             if !failed {
                 continue;
@@ -929,7 +915,7 @@ impl<'d> Run<'d> {
         }
         // The enumeration in force (the generator resolved it up the chain).
         if !st.enumeration.is_empty() {
-            let found = in_enumeration(st, value);
+            let found = simple::in_enumeration(st, value);
             if !found {
                 valid = false;
                 let set = st
@@ -943,7 +929,10 @@ impl<'d> Run<'d> {
         }
         // Patterns: any of a level's may match; every level must.
         for level in st.patterns {
-            if !level.iter().any(|&p| self.pattern_matches(p, value)) {
+            if !level
+                .iter()
+                .any(|&p| simple::pattern_matches(self.matchers, p, value))
+            {
                 let last = level
                     .last()
                     .and_then(|&p| self.schema.patterns.get(usize::from(p)))
@@ -955,77 +944,6 @@ impl<'d> Run<'d> {
         }
         valid
     }
-
-    fn pattern_matches(&self, p: u16, value: &str) -> bool {
-        // A pattern we could not compile never rejects (a test proves all
-        // of the catalog's compile).
-        self.matchers
-            .get(usize::from(p))
-            .is_none_or(|m| m.is_match(value))
-    }
-}
-
-/// Whether `value` is in the enumeration of `st`, by string.
-fn in_enumeration(st: &SimpleType, value: &str) -> bool {
-    st.enumeration_sorted
-        .binary_search_by(|&i| {
-            let e = st
-                .enumeration
-                .get(usize::from(i))
-                .copied()
-                .unwrap_or_default();
-            e.as_bytes().cmp(value.as_bytes())
-        })
-        .is_ok()
-}
-
-/// A simple type's enumeration as sorted integers: the values of HL7's
-/// coded types are short, so a lookup compares a few `u128`s instead of
-/// strings at each step of a binary search. Built once per process.
-#[derive(Debug, Default)]
-pub(super) struct PackedEnumeration {
-    /// The values of at most 15 bytes, packed by [`pack`], sorted.
-    short: Vec<u128>,
-    /// Whether some value is longer, so only found by string.
-    has_long: bool,
-}
-
-impl PackedEnumeration {
-    pub(super) fn new(values: &[&str]) -> Self {
-        let mut short: Vec<u128> = values.iter().filter_map(|v| pack(v.as_bytes())).collect();
-        short.sort_unstable();
-        PackedEnumeration {
-            has_long: short.len() < values.len(),
-            short,
-        }
-    }
-
-    /// Whether `value` is in the enumeration of `st`, which this packs.
-    fn contains(&self, st: &SimpleType, value: &str) -> bool {
-        match pack(value.as_bytes()) {
-            Some(key) => self.short.binary_search(&key).is_ok(),
-            None => self.has_long && in_enumeration(st, value),
-        }
-    }
-}
-
-/// Up to 15 bytes with their length in the last: equal keys, equal
-/// strings. `None` for longer strings.
-fn pack(s: &[u8]) -> Option<u128> {
-    let len = u8::try_from(s.len()).ok().filter(|&n| n < 16)?;
-    let mut bytes = [0u8; 16];
-    for (d, &b) in bytes.iter_mut().zip(s) {
-        *d = b;
-    }
-    if let Some(last) = bytes.last_mut() {
-        *last = len;
-    }
-    Some(u128::from_le_bytes(bytes))
-}
-
-/// Orders two numeric literals; `None` when either is not a number.
-fn compare(value: &str, bound: &str) -> Option<std::cmp::Ordering> {
-    lexical::number(value)?.partial_cmp(&lexical::number(bound)?)
 }
 
 /// `{namespace}local`, or `local` without a namespace.
@@ -1137,42 +1055,185 @@ mod tests {
     use super::*;
     use crate::xsd::SchemaSet;
 
-    #[test]
-    fn packed_enumerations_agree_with_the_string_search() {
+    /// The values a document's attributes and simple elements commonly
+    /// hold, and their near misses.
+    fn common_values() -> Vec<String> {
+        let mut values: Vec<String> = [
+            "",
+            " ",
+            "x",
+            "2.16.840.1.113883.2.9.4.3.2",
+            "2.16.840.1.113883.6.1",
+            "2.01",
+            "3.1",
+            "2.16.840.1.113883.2.9.2.30.3.2.2.1",
+            "1.2.3.",
+            "2..1",
+            "4f8b3b7c-9a2e-4c1d-8e2f-0a1b2c3d4e5f",
+            "4F8B3B7C-9A2E-4C1D-8E2F-0A1B2C3D4E5",
+            "a-b-1",
+            "20220330112426+0100",
+            "20220330",
+            "2022033011242",
+            "20220330112426.5",
+            "2022-03-30",
+            "11502-2",
+            "LOINC",
+            "Referto di laboratorio",
+            "  padded ",
+            "tab\tin",
+            "line\nend",
+            "true",
+            "false",
+            "1",
+            "0",
+            "TRUE",
+            " true",
+            "3.5",
+            "-0.25",
+            "1e3",
+            "INF",
+            "x1",
+            "#nota1",
+            "tel:+39 06 1234",
+            "mailto:a@b.it",
+            "http://h/a b",
+            "%zz",
+            "é",
+            "èà€",
+            "DOCCLIN",
+            "EVN",
+            "OBS",
+            "COMP",
+            "SBJ",
+            "HP WP",
+            "H  P",
+            "NI",
+            "UNK",
+            "ST",
+            "CD",
+            "0123456789abcdef0",
+            "Bold Italics",
+        ]
+        .iter()
+        .map(|v| (*v).to_string())
+        .collect();
         for set in SchemaSet::ALL {
-            let types = set.schema().simple_types;
-            let packed = set.enumerations();
-            assert_eq!(packed.len(), types.len());
-            for (st, p) in types.iter().zip(packed) {
-                for value in st.enumeration {
-                    assert!(p.contains(st, value), "{value:?}");
-                    let mut near = vec![
-                        format!("{value}x"),
-                        format!(" {value}"),
-                        format!("{value}\0"),
-                        value.to_lowercase(),
-                        value.to_uppercase(),
-                        format!("{value}{value}{value}{value}{value}{value}"),
-                    ];
-                    near.extend(value.char_indices().map(|(i, _)| value[..i].to_string()));
-                    for v in &near {
-                        assert_eq!(p.contains(st, v), in_enumeration(st, v), "{v:?}");
-                    }
+            for st in set.schema().simple_types {
+                for e in st.enumeration {
+                    values.push((*e).to_string());
+                    values.push(format!("{e} "));
+                    values.push(format!("{e}x"));
+                    values.push(e.to_lowercase());
                 }
-                for v in ["", "x", "0123456789abcdef", "0123456789abcde"] {
-                    assert_eq!(p.contains(st, v), in_enumeration(st, v), "{v:?}");
+            }
+        }
+        values
+    }
+
+    /// The general check, alone: `check_value` without the reports.
+    fn general(run: &mut Run<'_>, t: u16, value: &str, normalize: bool) -> bool {
+        let at = At {
+            element: run.doc.root_element(),
+            attribute: None,
+        };
+        run.check_value(at, t, value, false, normalize)
+    }
+
+    fn agree(value: &str) {
+        let doc = Document::parse(b"<r/>").unwrap();
+        for set in SchemaSet::ALL {
+            let mut run = Run::new(
+                &doc,
+                set.schema(),
+                set.matchers(),
+                set.local_names(),
+                set.required_uses(),
+                set.prepared(),
+            );
+            let types = set.schema().simple_types;
+            for (t, st) in types.iter().enumerate() {
+                let t = u16::try_from(t).unwrap();
+                let settled = run.settles(t, value);
+                // xs:ID records what it checks: never settled, never asked.
+                if matches!(st.variety, Variety::Atomic(Builtin::Id)) {
+                    assert!(!settled);
+                    continue;
+                }
+                for normalize in [false, true] {
+                    let valid = general(&mut run, t, value, normalize);
+                    if settled {
+                        assert!(
+                            valid,
+                            "type {t} {:?}: {value:?} settled, but invalid",
+                            st.name
+                        );
+                    } else if valid && value.bytes().all(|b| b > b' ') {
+                        // A blank-free valid value is settled by any shortcut.
+                        assert!(
+                            !run.prepared
+                                .get(usize::from(t))
+                                .is_some_and(Prepared::has_shortcut),
+                            "type {t} {:?}: {value:?} valid, not settled",
+                            st.name
+                        );
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn packing_keeps_lengths_apart() {
-        assert_ne!(pack(b"A"), pack(b"A\0"));
-        assert_ne!(pack(b""), pack(b"\0"));
-        assert_eq!(pack(b"0123456789abcde").map(|k| (k >> 120) as u8), Some(15));
-        assert_eq!(pack(b"0123456789abcdef"), None);
-        let long = PackedEnumeration::new(&["short", "a value of more than fifteen bytes"]);
-        assert!(long.has_long && long.short.len() == 1);
+    fn shortcuts_agree_with_the_general_check() {
+        for value in common_values() {
+            agree(&value);
+        }
+    }
+
+    #[test]
+    fn shortcuts_settle_the_common_types() {
+        let doc = Document::parse(b"<r/>").unwrap();
+        let set = SchemaSet::PocdMt000040Uv02;
+        let run = Run::new(
+            &doc,
+            set.schema(),
+            set.matchers(),
+            set.local_names(),
+            set.required_uses(),
+            set.prepared(),
+        );
+        let types = set.schema().simple_types;
+        let named = |name: &str| {
+            types
+                .iter()
+                .position(|st| st.name == Some((1, name)))
+                .and_then(|t| u16::try_from(t).ok())
+                .unwrap()
+        };
+        for (name, value) in [
+            ("st", "Referto di laboratorio"),
+            ("cs", "11502-2"),
+            ("uid", "2.16.840.1.113883.2.9.4.3.2"),
+            ("uid", "4f8b3b7c-9a2e-4c1d-8e2f-0a1b2c3d4e5f"),
+            ("ts", "20220330112426+0100"),
+            ("bl", "true"),
+            ("ActClass", "DOCCLIN"),
+            ("ActRelationshipType", "COMP"),
+            ("url", "#nota1"),
+            ("real", "3.5"),
+        ] {
+            assert!(run.settles(named(name), value), "{name}: {value:?}");
+        }
+        assert!(!run.settles(named("cs"), " 11502-2"));
+        assert!(!run.settles(named("uid"), "2..1"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn shortcuts_agree_on_any_value(
+            value in "[0-2a-fA-Z.\\-+:# \t\u{e9}]{0,20}|[0-9]{1,16}([.][0-9]{0,3})?([+-][0-9]{0,5})?"
+        ) {
+            agree(&value);
+        }
     }
 }
