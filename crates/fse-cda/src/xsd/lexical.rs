@@ -24,7 +24,7 @@ pub(crate) fn normalize(value: &str, ws: Whitespace) -> Cow<'_, str> {
         Whitespace::Collapse => {
             // Most values (codes, OIDs) have no blank at all: one plain
             // scan settles them.
-            if value.bytes().all(|b| b > b' ') {
+            if above_space(value) {
                 return Cow::Borrowed(value);
             }
             let trimmed = trim_blanks(value);
@@ -63,10 +63,73 @@ pub(crate) fn trim_blanks(s: &str) -> &str {
     s.get(start..end).unwrap_or_default()
 }
 
+/// Whether every byte is above a space: no blank, no control character.
+pub(crate) fn above_space(s: &str) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    // Some byte is below `!` exactly when this has a high bit set: the
+    // lowest such byte borrows and has its high bit clear, no byte above
+    // it borrows, and bytes of 0x80 and up are masked out.
+    let has_low = |word: u64| word.wrapping_sub(ONES * u64::from(b'!')) & !word & HIGH != 0;
+    !any_word(s.as_bytes(), b'!', has_low)
+}
+
 /// Whether the string has a character other than an XML blank.
 pub(crate) fn has_non_blank(s: &str) -> bool {
-    s.bytes()
-        .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    // This is asked of the indentation between every two elements: a line
+    // end, then a run of tabs or of spaces, compared eight bytes at a
+    // time; anything else is tested eight bytes at a time.
+    let bytes = s.as_bytes();
+    let bytes = bytes.strip_prefix(b"\n").unwrap_or(bytes);
+    let fill = match bytes.first() {
+        Some(b'\t') => b'\t',
+        _ => b' ',
+    };
+    let run = u64::from_le_bytes([fill; 8]);
+    any_word(bytes, fill, |word| word != run && !all_blank(word))
+}
+
+/// Whether `hit` holds for one of the words that together cover `bytes`:
+/// eight bytes at a time, the last word overlapping the one before, or,
+/// under eight bytes, one word padded with `fill`.
+#[inline]
+fn any_word(bytes: &[u8], fill: u8, mut hit: impl FnMut(u64) -> bool) -> bool {
+    let word = |eight: &[u8; 8]| u64::from_le_bytes(*eight);
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let mut words = bytes.chunks_exact(8);
+        for eight in &mut words {
+            if eight.first_chunk::<8>().is_some_and(|e| hit(word(e))) {
+                return true;
+            }
+        }
+        return !words.remainder().is_empty() && hit(word(last));
+    }
+    // Under eight bytes: two loads that overlap when they must.
+    let padding = u64::from_le_bytes([fill; 8]);
+    let short = if let (Some(a), Some(b)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << 32
+    } else if let (Some(a), Some(b)) = (bytes.first_chunk::<2>(), bytes.last_chunk::<2>()) {
+        u64::from(u16::from_le_bytes(*a))
+            | u64::from(u16::from_le_bytes(*b)) << 16
+            | padding & !0xffff_ffff
+    } else if let Some(&a) = bytes.first() {
+        u64::from(a) | padding & !0xff
+    } else {
+        padding
+    };
+    hit(short)
+}
+
+/// Whether each byte of the word is an XML blank.
+fn all_blank(word: u64) -> bool {
+    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
+    // A byte's high bit set exactly when the byte is not `c`: the low
+    // seven bits carry into the eighth when any is set, and never beyond.
+    let differs = |c: u8| {
+        let t = word ^ u64::from_le_bytes([c; 8]);
+        ((t & LOW7) + LOW7) | t
+    };
+    differs(b' ') & differs(b'\t') & differs(b'\n') & differs(b'\r') & !LOW7 == 0
 }
 
 /// Whether the string has an XML blank (`\s` of XSD regular expressions).
@@ -514,6 +577,44 @@ mod tests {
             "\n\u{b}",
         ] {
             assert!(has_non_blank(text), "{text:?}");
+        }
+        // Every byte, at every place of a word and of the tail, against
+        // the byte-by-byte definition.
+        let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+        for len in 1..=17 {
+            for at in 0..len {
+                for b in 0..=0x7fu8 {
+                    for (lead, fill) in [("", b'\t'), ("", b' '), ("\n", b'\t'), ("\n", b' ')] {
+                        let mut bytes = vec![fill; len];
+                        bytes[at] = b;
+                        let s = format!("{lead}{}", String::from_utf8(bytes).unwrap());
+                        assert_eq!(has_non_blank(&s), !blank(b), "{s:?}");
+                    }
+                }
+                let mut s = " ".repeat(len);
+                s.replace_range(at..=at, "\u{a0}");
+                assert!(has_non_blank(&s), "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn above_space_word_by_word() {
+        assert!(above_space(""));
+        assert!(above_space("2.16.840.1.113883.2.9.4.3.2"));
+        assert!(above_space("\u{a0}é€"));
+        for len in 1..=17 {
+            for at in 0..len {
+                for b in 0..=0x7fu8 {
+                    let mut bytes = vec![if at % 2 == 0 { b'~' } else { b'!' }; len];
+                    bytes[at] = b;
+                    let s = String::from_utf8(bytes).unwrap();
+                    assert_eq!(above_space(&s), s.bytes().all(|b| b > b' '), "{s:?}");
+                }
+                let mut s = "é".repeat(len);
+                s.insert(at * 2, ' ');
+                assert!(!above_space(&s), "{s:?}");
+            }
         }
     }
 

@@ -216,7 +216,7 @@ impl Atomic {
 impl Atomic {
     #[inline]
     fn settles(&self, p: &Prepared, st: &SimpleType, matchers: &[Matcher], value: &str) -> bool {
-        if self.blank_free && !value.bytes().all(|b| b > b' ') {
+        if self.blank_free && !lexical::above_space(value) {
             return false;
         }
         if let Some((min, max)) = self.length {
