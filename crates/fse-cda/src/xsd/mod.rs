@@ -38,6 +38,7 @@
 //! compiled once per process, on first use.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use ::regex::Regex;
@@ -126,7 +127,7 @@ impl SchemaSet {
     fn local_names(self) -> &'static LocalNames {
         static INDEXED: [OnceLock<LocalNames>; 2] = [OnceLock::new(), OnceLock::new()];
         self.once(&INDEXED, || {
-            let mut map = LocalNames::new();
+            let mut map = LocalNames::default();
             for (i, name) in self.schema().names.iter().enumerate() {
                 let i = u16::try_from(i).unwrap_or(u16::MAX);
                 map.entry(name.local)
@@ -183,7 +184,38 @@ impl SchemaSet {
 
 /// Where each local name's run starts in a set's sorted name table, and
 /// its length.
-type LocalNames = HashMap<&'static str, (u16, u16)>;
+type LocalNames = HashMap<&'static str, (u16, u16), BuildHasherDefault<NameHasher>>;
+
+/// The multiply-rotate hash of rustc's own symbol tables, for the local
+/// names: the keys are the schema's, fixed, so a document's names can
+/// only miss them, never pile up on one bucket; and SipHash cost more
+/// than the rest of a lookup.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            for (to, &from) in word.iter_mut().zip(chunk) {
+                *to = from;
+            }
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// A compiled pattern facet. The six patterns of the HL7 data types are
 /// checked on nearly every attribute: each has a hand-written matcher,
