@@ -290,22 +290,37 @@ impl Matcher {
     }
 }
 
-/// `[0-2](\.(0|[1-9][0-9]*))*`
+/// `[0-2](\.(0|[1-9][0-9]*))*`, in one pass of table lookups: codes
+/// and identifiers are checked against it on nearly every element.
 fn is_oid(b: &[u8]) -> bool {
-    let Some((&first, mut rest)) = b.split_first() else {
+    /// Each byte's class: 0 a dot, 1 a zero, 2 another digit, 3 the rest.
+    static CLASS: [u8; 256] = {
+        let mut class = [3; 256];
+        class[b'.' as usize] = 0;
+        class[b'0' as usize] = 1;
+        let mut d = b'1';
+        while d <= b'9' {
+            class[d as usize] = 2;
+            d += 1;
+        }
+        class
+    };
+    /// The next state by state and class. States: 0 just after a dot (an
+    /// arc must start), 1 after a whole arc (the first, or a lone 0: only
+    /// a dot may follow), 2 within an arc that may go on, 3 refused.
+    const NEXT: [[u8; 4]; 4] = [[3, 1, 2, 3], [0, 3, 3, 3], [0, 2, 2, 3], [3, 3, 3, 3]];
+    let Some((&first, rest)) = b.split_first() else {
         return false;
     };
     if !(b'0'..=b'2').contains(&first) {
         return false;
     }
-    while let Some(after_dot) = rest.strip_prefix(b".") {
-        let arc = after_dot.iter().take_while(|c| c.is_ascii_digit()).count();
-        if arc == 0 || (arc > 1 && after_dot.first() == Some(&b'0')) {
-            return false;
-        }
-        rest = after_dot.get(arc..).unwrap_or_default();
+    let mut state = 1u8;
+    for &c in rest {
+        let class = CLASS[usize::from(c)];
+        state = NEXT[usize::from(state & 3)][usize::from(class & 3)];
     }
-    rest.is_empty()
+    state == 1 || state == 2
 }
 
 /// `[0-9]{1,8}|([0-9]{9,14}|[0-9]{14,14}\.[0-9]+)([+\-][0-9]{1,4})?`

@@ -320,33 +320,83 @@ pub(super) fn in_enumeration(st: &SimpleType, value: &str) -> bool {
         .is_ok()
 }
 
-/// A simple type's enumeration as sorted integers: the values of HL7's
-/// coded types are short, so a lookup compares a few `u128`s instead of
-/// strings at each step of a binary search.
+/// A simple type's enumeration as integers in a hash table: the values
+/// of HL7's coded types are short, so a lookup hashes and compares a
+/// `u128` or two instead of strings at each step of a binary search.
 #[derive(Debug, Default)]
 pub(super) struct PackedEnumeration {
-    /// The values of at most 15 bytes, packed by [`pack`], sorted.
-    short: Vec<u128>,
+    /// The values of at most 15 bytes, packed by [`pack`], each in the
+    /// first free slot from its hash on (0, the empty string's key,
+    /// marks a free slot); a power of two long, at most half full.
+    slots: Vec<u128>,
+    /// Whether the empty string is a value.
+    has_empty: bool,
     /// Whether some value is longer, so only found by string.
     has_long: bool,
 }
 
 impl PackedEnumeration {
     pub(super) fn new(values: &[&str]) -> Self {
-        let mut short: Vec<u128> = values.iter().filter_map(|v| pack(v.as_bytes())).collect();
-        short.sort_unstable();
-        PackedEnumeration {
-            has_long: short.len() < values.len(),
-            short,
+        let keys: Vec<u128> = values.iter().filter_map(|v| pack(v.as_bytes())).collect();
+        let mut packed = PackedEnumeration {
+            slots: Vec::new(),
+            has_empty: keys.contains(&0),
+            has_long: keys.len() < values.len(),
+        };
+        if keys.iter().any(|&k| k != 0) {
+            packed.slots = vec![0; (keys.len() * 2).next_power_of_two()];
+            for &key in keys.iter().filter(|&&k| k != 0) {
+                if !packed.holds(key) {
+                    let at = packed.free_slot(key);
+                    if let Some(slot) = packed.slots.get_mut(at) {
+                        *slot = key;
+                    }
+                }
+            }
         }
+        packed
     }
 
     /// Whether `value` is in the enumeration of `st`, which this packs.
     pub(super) fn contains(&self, st: &SimpleType, value: &str) -> bool {
         match pack(value.as_bytes()) {
-            Some(key) => self.short.binary_search(&key).is_ok(),
+            Some(0) => self.has_empty,
+            Some(key) => self.holds(key),
             None => self.has_long && in_enumeration(st, value),
         }
+    }
+
+    /// Whether the table holds the (non-zero) key.
+    fn holds(&self, key: u128) -> bool {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = self.home(key);
+        // The table is never full, so a free slot ends every probe; the
+        // bound only guards an empty table.
+        for _ in 0..self.slots.len() {
+            match self.slots.get(at & mask) {
+                Some(&k) if k == key => return true,
+                Some(&0) | None => return false,
+                Some(_) => at += 1,
+            }
+        }
+        false
+    }
+
+    /// The first free slot from the key's home on.
+    fn free_slot(&self, key: u128) -> usize {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = self.home(key) & mask;
+        while self.slots.get(at).is_some_and(|&k| k != 0) {
+            at = (at + 1) & mask;
+        }
+        at
+    }
+
+    /// Where the key's probe starts (any bits beyond the table's are
+    /// masked off by the caller).
+    fn home(&self, key: u128) -> usize {
+        let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+        (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize
     }
 }
 
@@ -405,6 +455,11 @@ mod tests {
         assert_eq!(pack(b"0123456789abcde").map(|k| (k >> 120) as u8), Some(15));
         assert_eq!(pack(b"0123456789abcdef"), None);
         let long = PackedEnumeration::new(&["short", "a value of more than fifteen bytes"]);
-        assert!(long.has_long && long.short.len() == 1);
+        assert!(long.has_long && long.slots.iter().filter(|&&k| k != 0).count() == 1);
+        let empty = PackedEnumeration::new(&["", "A"]);
+        assert!(empty.has_empty && empty.holds(pack(b"A").unwrap()));
+        assert!(!PackedEnumeration::new(&["A"]).has_empty);
+        let none = PackedEnumeration::new(&[]);
+        assert!(!none.holds(pack(b"A").unwrap()));
     }
 }
