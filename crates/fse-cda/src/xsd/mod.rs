@@ -123,18 +123,21 @@ impl SchemaSet {
         }
     }
 
-    /// The set's local names, indexed once per process.
+    /// The set's element and attribute names by local name, indexed once
+    /// per process.
     fn local_names(self) -> &'static LocalNames {
         static INDEXED: [OnceLock<LocalNames>; 2] = [OnceLock::new(), OnceLock::new()];
         self.once(&INDEXED, || {
-            let mut map = LocalNames::default();
-            for (i, name) in self.schema().names.iter().enumerate() {
-                let i = u16::try_from(i).unwrap_or(u16::MAX);
-                map.entry(name.local)
-                    .and_modify(|(_, len)| *len += 1)
-                    .or_insert((i, 1));
-            }
-            map
+            runs_by_local_name(self.schema().names.iter().map(|n| n.local))
+        })
+    }
+
+    /// The set's named types (what an `xsi:type` may name) by local name,
+    /// indexed once per process.
+    fn type_names(self) -> &'static LocalNames {
+        static INDEXED: [OnceLock<LocalNames>; 2] = [OnceLock::new(), OnceLock::new()];
+        self.once(&INDEXED, || {
+            runs_by_local_name(self.schema().named_types.iter().map(|n| n.local))
         })
     }
 
@@ -182,9 +185,21 @@ impl SchemaSet {
     }
 }
 
-/// Where each local name's run starts in a set's sorted name table, and
-/// its length.
+/// Where each local name's run starts in a table sorted by local name,
+/// and its length.
 type LocalNames = HashMap<&'static str, (u16, u16), BuildHasherDefault<NameHasher>>;
+
+/// Indexes the runs of a table sorted by local name.
+fn runs_by_local_name(locals: impl Iterator<Item = &'static str>) -> LocalNames {
+    let mut map = LocalNames::default();
+    for (i, local) in locals.enumerate() {
+        let i = u16::try_from(i).unwrap_or(u16::MAX);
+        map.entry(local)
+            .and_modify(|(_, len)| *len += 1)
+            .or_insert((i, 1));
+    }
+    map
+}
 
 /// The multiply-rotate hash of rustc's own symbol tables, for the local
 /// names: the keys are the schema's, fixed, so a document's names can
@@ -379,15 +394,7 @@ pub fn validate(doc: &Document) -> Result<Vec<XsdFinding>> {
 
 /// Validates `doc` against a given set, whatever its typeId says.
 pub fn validate_with(doc: &Document, set: SchemaSet) -> Vec<XsdFinding> {
-    validate::Run::new(
-        doc,
-        set.schema(),
-        set.matchers(),
-        set.local_names(),
-        set.required_uses(),
-        set.prepared(),
-    )
-    .run()
+    validate::Run::new(doc, set).run()
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use super::schema::{
     Whitespace,
 };
 use super::simple::{self, Prepared};
-use super::{LocalNames, Matcher, XsdFinding};
+use super::{LocalNames, Matcher, SchemaSet, XsdFinding};
 use crate::xml::{Document, HL7_NS, NodeId, NodeKind, Sym, XSI_NS};
 
 /// How many names libxml2 lists after "Expected is".
@@ -61,6 +61,8 @@ pub(super) struct Run<'d> {
     required_uses: &'static [Option<u128>],
     /// Per simple type, its packed enumeration and shortcut.
     prepared: &'static [Prepared],
+    /// The runs of `Schema::named_types` by local name.
+    type_names: &'static LocalNames,
     /// Same-name sibling positions computed for locations.
     sibling_indices: HashMap<NodeId, usize>,
     /// Set once `MAX_FINDINGS` is reached: the walk winds down.
@@ -68,26 +70,21 @@ pub(super) struct Run<'d> {
 }
 
 impl<'d> Run<'d> {
-    pub(super) fn new(
-        doc: &'d Document,
-        schema: &'static Schema,
-        matchers: &'static [Matcher],
-        local_names: &'static LocalNames,
-        required_uses: &'static [Option<u128>],
-        prepared: &'static [Prepared],
-    ) -> Self {
+    pub(super) fn new(doc: &'d Document, set: SchemaSet) -> Self {
+        let schema = set.schema();
         Run {
             doc,
             schema,
-            matchers,
+            matchers: set.matchers(),
             findings: Vec::new(),
-            names: NameMap::new(doc, schema, local_names),
+            names: NameMap::new(doc, schema, set.local_names()),
             ids: HashSet::new(),
             depth: 0,
             xsi: doc.symbol(XSI_NS),
             attribute_buffer: Vec::new(),
-            required_uses,
-            prepared,
+            required_uses: set.required_uses(),
+            prepared: set.prepared(),
+            type_names: set.type_names(),
             sibling_indices: HashMap::new(),
             stopped: false,
         }
@@ -391,7 +388,7 @@ impl<'d> Run<'d> {
         }
         // libxml2 checks the QName trimmed but resolves it as written.
         let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
-        let ns = match doc.lookup_namespace(node, prefix) {
+        let ns = match qname_namespace(doc, node, prefix) {
             Some(ns) => ns,
             None if prefix.is_empty() => "",
             None => {
@@ -406,16 +403,18 @@ impl<'d> Run<'d> {
                 format!("{{{ns}}}{local}")
             }
         };
-        let named = self.schema.named_types.binary_search_by(|n| {
-            let nns = self
+        let named = self.type_names.get(local).and_then(|&(start, len)| {
+            let start = usize::from(start);
+            let run = self
                 .schema
-                .namespaces
-                .get(usize::from(n.ns))
-                .copied()
-                .unwrap_or_default();
-            (n.local, nns).cmp(&(local, ns))
+                .named_types
+                .get(start..start + usize::from(len))?;
+            let at = run
+                .iter()
+                .position(|n| self.schema.namespaces.get(usize::from(n.ns)).copied() == Some(ns))?;
+            Some(start + at)
         });
-        let Ok(found) = named else {
+        let Some(found) = named else {
             let shown = shown();
             self.error(
                 at,
@@ -946,6 +945,19 @@ impl<'d> Run<'d> {
     }
 }
 
+/// The namespace `prefix` is bound to in the scope of element `node`, as
+/// [`Document::lookup_namespace`] finds it. The element's own prefix is
+/// bound to its namespace: most QName values share it (`xsi:type="CD"` on
+/// an unprefixed element), and the search up the ancestors' declarations
+/// is spared.
+fn qname_namespace<'d>(doc: &'d Document, node: NodeId, prefix: &str) -> Option<&'d str> {
+    if prefix == doc.prefix(node) {
+        Some(doc.namespace(node)).filter(|ns| !ns.is_empty())
+    } else {
+        doc.lookup_namespace(node, prefix)
+    }
+}
+
 /// `{namespace}local`, or `local` without a namespace.
 fn expanded_name(doc: &Document, node: NodeId) -> String {
     let ns = doc.namespace(node);
@@ -1143,14 +1155,7 @@ mod tests {
     fn agree(value: &str) {
         let doc = Document::parse(b"<r/>").unwrap();
         for set in SchemaSet::ALL {
-            let mut run = Run::new(
-                &doc,
-                set.schema(),
-                set.matchers(),
-                set.local_names(),
-                set.required_uses(),
-                set.prepared(),
-            );
+            let mut run = Run::new(&doc, set);
             let types = set.schema().simple_types;
             for (t, st) in types.iter().enumerate() {
                 let t = u16::try_from(t).unwrap();
@@ -1184,6 +1189,28 @@ mod tests {
     }
 
     #[test]
+    fn an_element_prefix_resolves_as_the_declarations_say() {
+        let doc = Document::parse(
+            br#"<r xmlns="urn:a" xmlns:p="urn:p"><p:x xmlns:p="urn:q"><y xmlns=""><p:z/><w xmlns="urn:b"/></y></p:x><q:v xmlns:q="urn:p"/><xml:s/></r>"#,
+        )
+        .unwrap();
+        let root = doc.root_element();
+        for node in std::iter::once(root).chain(doc.descendants(root)) {
+            if !doc.is_element(node) {
+                continue;
+            }
+            for prefix in ["", "p", "q", "xml", doc.prefix(node)] {
+                assert_eq!(
+                    qname_namespace(&doc, node, prefix),
+                    doc.lookup_namespace(node, prefix),
+                    "{} {prefix:?}",
+                    doc.qualified_name(node)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn shortcuts_agree_with_the_general_check() {
         for value in common_values() {
             agree(&value);
@@ -1194,14 +1221,7 @@ mod tests {
     fn shortcuts_settle_the_common_types() {
         let doc = Document::parse(b"<r/>").unwrap();
         let set = SchemaSet::PocdMt000040Uv02;
-        let run = Run::new(
-            &doc,
-            set.schema(),
-            set.matchers(),
-            set.local_names(),
-            set.required_uses(),
-            set.prepared(),
-        );
+        let run = Run::new(&doc, set);
         let types = set.schema().simple_types;
         let named = |name: &str| {
             types
