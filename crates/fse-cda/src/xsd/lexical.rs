@@ -154,6 +154,16 @@ pub(crate) fn is_name_char(c: char) -> bool {
 
 /// An NCName (no colon).
 pub(crate) fn is_ncname(s: &str) -> bool {
+    // ASCII names (nearly all: IDs, prefixes) by bytes, the rest by
+    // characters.
+    if s.is_ascii() {
+        let b = s.as_bytes();
+        return b
+            .first()
+            .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    }
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
@@ -616,6 +626,23 @@ mod tests {
                 assert!(!above_space(&s), "{s:?}");
             }
         }
+    }
+
+    #[test]
+    fn ascii_ncnames_by_bytes_agree_with_the_characters() {
+        let by_chars = |s: &str| {
+            let mut chars = s.chars();
+            chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+        };
+        for a in 0..=0x7fu8 {
+            for b in 0..=0x7fu8 {
+                let s = String::from_utf8(vec![a, b, b'x']).unwrap();
+                assert_eq!(is_ncname(&s), by_chars(&s), "{s:?}");
+                assert_eq!(is_ncname(&s[..1]), by_chars(&s[..1]), "{s:?}");
+            }
+        }
+        assert!(!is_ncname(""));
+        assert!(is_ncname("\u{e0}b") && !is_ncname("a\u{d7}"));
     }
 
     #[test]

@@ -78,7 +78,10 @@ impl<'d> Run<'d> {
             matchers: set.matchers(),
             findings: Vec::new(),
             names: NameMap::new(doc, schema, set.local_names()),
-            ids: HashSet::new(),
+            // Documents hold a few dozen IDs: sized for them, the set
+            // does not rehash (SipHash, their values being the document's)
+            // as it grows.
+            ids: HashSet::with_capacity(64),
             depth: 0,
             xsi: doc.symbol(XSI_NS),
             attribute_buffer: Vec::new(),
@@ -504,7 +507,8 @@ impl<'d> Run<'d> {
         self.attribute_buffer.clear();
         // Values, in document order; fixed values compared once valid.
         for a in doc.attributes(node) {
-            if self.is_meta(a) {
+            // The namespace first, here: few attributes are in XSI's.
+            if self.xsi == Some(doc.name_syms(a).0) && self.is_meta(a) {
                 continue;
             }
             let u = self
@@ -785,7 +789,9 @@ impl<'d> Run<'d> {
                 let mut count = 0;
                 for token in v.split(is_blank).filter(|s| !s.is_empty()) {
                     count += 1;
-                    if !self.check_value(at, item, token, fire, false) {
+                    if !(self.settles(item, token)
+                        || self.check_value(at, item, token, fire, false))
+                    {
                         valid = false;
                         break;
                     }
