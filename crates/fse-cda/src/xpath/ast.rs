@@ -25,6 +25,9 @@ pub struct NameTable {
     memos: HashMap<Box<str>, u32>,
     /// The distinct path bases (by printed form): id and occurrences.
     bases: HashMap<Box<str>, (u32, u32)>,
+    /// The distinct path predicates that read only their node (by
+    /// printed form): id and occurrences.
+    node_preds: HashMap<Box<str>, (u32, u32)>,
 }
 
 impl NameTable {
@@ -73,21 +76,25 @@ impl NameTable {
     }
 
     pub(crate) fn base_for(&mut self, key: &str) -> u32 {
-        let next = self.bases.len() as u32;
-        let entry = self.bases.entry(key.into()).or_insert((next, 0));
-        entry.1 += 1;
-        entry.0
+        count_occurrence(&mut self.bases, key)
     }
 
     /// Per base id: whether it occurs more than once, so caching pays.
     pub(crate) fn shared_bases(&self) -> Vec<bool> {
-        let mut shared = vec![false; self.bases.len()];
-        for &(id, n) in self.bases.values() {
-            if let Some(s) = shared.get_mut(id as usize) {
-                *s = n > 1;
-            }
-        }
-        shared
+        occurring_more_than_once(&self.bases)
+    }
+
+    /// The id of a path predicate that depends on its node alone: the
+    /// same printed form always gets the same id, so `[hl7:code[@code='X']]`
+    /// in a rule's context and in its checks is decided once per node.
+    pub(crate) fn node_pred_for(&mut self, key: &str) -> u32 {
+        count_occurrence(&mut self.node_preds, key)
+    }
+
+    /// Per node-predicate id: whether it occurs more than once, so
+    /// remembering its value per node pays.
+    pub(crate) fn shared_node_preds(&self) -> Vec<bool> {
+        occurring_more_than_once(&self.node_preds)
     }
 
     pub(crate) fn memo_count(&self) -> usize {
@@ -103,6 +110,23 @@ impl NameTable {
     pub(crate) fn entries(&self) -> &[(u32, u32)] {
         &self.names
     }
+}
+
+fn count_occurrence(table: &mut HashMap<Box<str>, (u32, u32)>, key: &str) -> u32 {
+    let next = table.len() as u32;
+    let entry = table.entry(key.into()).or_insert((next, 0));
+    entry.1 += 1;
+    entry.0
+}
+
+fn occurring_more_than_once(table: &HashMap<Box<str>, (u32, u32)>) -> Vec<bool> {
+    let mut shared = vec![false; table.len()];
+    for &(id, n) in table.values() {
+        if let Some(s) = shared.get_mut(id as usize) {
+            *s = n > 1;
+        }
+    }
+    shared
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +363,10 @@ pub(crate) struct Pred {
     /// local name (`*[contains(local-name(), 'Person')]`): its value is
     /// remembered per local name for the document, under this slot.
     pub(crate) memo: Option<u32>,
+    /// A streamable path without variables (`[hl7:code[@code='X']]`): its
+    /// value depends on the node alone, and when the program has it more
+    /// than once it is remembered per node under this id.
+    pub(crate) node_memo: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

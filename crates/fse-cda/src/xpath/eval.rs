@@ -60,6 +60,10 @@ pub(crate) struct Evaluator<'a> {
     /// Cached base results: (context node, base id) → range of `arena`.
     base_cache: std::collections::HashMap<(NodeId, u32), (u32, u32), PairHash>,
     arena: Vec<NodeId>,
+    /// Which node predicates are worth remembering.
+    shared_node_preds: Vec<bool>,
+    /// Remembered node-predicate values: (node, predicate id) → value.
+    node_pred_cache: std::collections::HashMap<(NodeId, u32), bool, PairHash>,
     /// Emptied node lists kept for reuse: intermediate steps of paths and
     /// bases would otherwise cost an allocation each.
     spare: Vec<Vec<NodeId>>,
@@ -218,6 +222,8 @@ impl<'a> Evaluator<'a> {
             shared_bases: table.shared_bases(),
             base_cache: std::collections::HashMap::with_hasher(PairHash),
             arena: Vec::new(),
+            shared_node_preds: table.shared_node_preds(),
+            node_pred_cache: std::collections::HashMap::with_hasher(PairHash),
             spare: Vec::new(),
         }
     }
@@ -578,9 +584,17 @@ impl<'a> Evaluator<'a> {
             // predicates: no trip through ebv.
             return match &p.expr {
                 Expr::AttrCmp(id, op, text) => Ok(self.attr_cmp(*id, *op, text, m)),
-                Expr::Path(path) if path.streamable => {
-                    self.stream(path, Focus::node(m), &mut |_| Ok(true))
-                }
+                Expr::Path(path) if path.streamable => match p.node_memo {
+                    Some(id) if self.shared_node_preds.get(id as usize) == Some(&true) => {
+                        if let Some(&known) = self.node_pred_cache.get(&(m, id)) {
+                            return Ok(known);
+                        }
+                        let value = self.stream(path, Focus::node(m), &mut |_| Ok(true))?;
+                        self.node_pred_cache.insert((m, id), value);
+                        Ok(value)
+                    }
+                    _ => self.stream(path, Focus::node(m), &mut |_| Ok(true)),
+                },
                 other => self.ebv(other, Focus::node(m)),
             };
         };

@@ -815,8 +815,10 @@ impl<'s> Parser<'s, '_, '_> {
             self.expect_sym("]")?;
             let source = self.src.get(from..to).unwrap_or("");
             let memo = local_name_only(&e).then(|| self.cx.names.memo_for(source));
+            let node_memo = node_only_path(&e).map(|key| self.cx.names.node_pred_for(&key));
             let mut pred = make_pred(e);
             pred.memo = memo;
+            pred.node_memo = node_memo;
             preds.push(pred);
         }
         Ok(match parsed {
@@ -1042,7 +1044,18 @@ fn make_pred(expr: Expr) -> Pred {
         expr,
         positional,
         memo: None,
+        node_memo: None,
     }
+}
+
+/// For a streamable path that reads no variable: its printed form.
+fn node_only_path(e: &Expr) -> Option<String> {
+    let Expr::Path(p) = e else { return None };
+    if !p.streamable {
+        return None;
+    }
+    let mut key = String::new();
+    encode_expr(e, &mut key).then_some(key)
 }
 
 /// Whether a boolean-valued expression reads its focus only through

@@ -500,6 +500,55 @@ fn cached_path_bases_do_not_leak_between_context_nodes() {
 }
 
 #[test]
+fn remembered_node_predicates_agree_with_evaluating_them_alone() {
+    let d = doc();
+    let r = root(&d);
+    // Each count alone (its predicates occur once: nothing remembered),
+    // then all in one program, where every predicate occurs several times
+    // and is remembered per node: asked of the same nodes from different
+    // paths, of nodes where it holds and where it does not, inside other
+    // predicates, and with a variable (never remembered).
+    let parts = [
+        "count(//hl7:section[hl7:code[@code='inner']])",
+        "count(//hl7:section[hl7:code[@code='inner']]/hl7:code)",
+        "count(//hl7:component[hl7:section[hl7:code[@code='inner']]])",
+        "count(//hl7:section[hl7:code[@code='11502-2']])",
+        "count(hl7:component/hl7:structuredBody/hl7:component/hl7:section[hl7:code[@code='inner']])",
+        "count(//hl7:section[hl7:code])",
+        "count(//hl7:observation[hl7:value/@value])",
+        "count(//hl7:entryRelationship[hl7:observation[hl7:value/@value]])",
+        "count(//hl7:observation[hl7:code[@code=$c]])",
+    ];
+    let alone: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            XPath::compile_with_variables(p, &ns(), &["c"])
+                .unwrap()
+                .evaluate_string(&d, r, &[Value::Atom(Atom::Str("b".into()))])
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(alone, ["1", "1", "1", "1", "0", "2", "1", "1", "1"]);
+    let together = parts
+        .iter()
+        .zip(&alone)
+        .map(|(p, v)| format!("({p}) = {v} and ({p}) = {v}"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let xp = XPath::compile_with_variables(&together, &ns(), &["c"]).unwrap();
+    assert!(
+        xp.evaluate_boolean(&d, r, &[Value::Atom(Atom::Str("b".into()))])
+            .unwrap()
+    );
+    // Remembered per node, not per predicate: the same predicate holds of
+    // one section and not of the other.
+    let sections = "count(//hl7:section[hl7:code[@code='inner']]) = 1 and \
+                    count(//hl7:section[not(hl7:code[@code='inner'])]) = 1 and \
+                    count(//hl7:section[hl7:code[@code='inner']]/ancestor::hl7:section[hl7:code[@code='inner']]) = 0";
+    assert!(b(&d, r, sections));
+}
+
+#[test]
 fn name_only_predicates_are_memoized_per_local_name_not_per_node() {
     let d = doc();
     let r = root(&d);
