@@ -195,6 +195,10 @@ fn cardinality_error(what: &str) -> DynamicError {
 
 const MAX_RANGE: i64 = 10_000_000;
 
+/// The initial capacity of the per-document caches of path bases and node
+/// predicates.
+const CACHE_CAPACITY: usize = 512;
+
 impl<'a> Evaluator<'a> {
     /// An evaluator for `doc`, resolving the names of `table` to the
     /// document's symbols once.
@@ -220,10 +224,18 @@ impl<'a> Evaluator<'a> {
             memos: vec![Vec::new(); table.memo_count()],
             elements: None,
             shared_bases: table.shared_bases(),
-            base_cache: std::collections::HashMap::with_hasher(PairHash),
+            // Sized for a typical document's entries: growing there by
+            // doubling rehashed every entry several times.
+            base_cache: std::collections::HashMap::with_capacity_and_hasher(
+                CACHE_CAPACITY,
+                PairHash,
+            ),
             arena: Vec::new(),
             shared_node_preds: table.shared_node_preds(),
-            node_pred_cache: std::collections::HashMap::with_hasher(PairHash),
+            node_pred_cache: std::collections::HashMap::with_capacity_and_hasher(
+                CACHE_CAPACITY,
+                PairHash,
+            ),
             spare: Vec::new(),
         }
     }
