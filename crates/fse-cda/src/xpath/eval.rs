@@ -681,6 +681,9 @@ impl<'a> Evaluator<'a> {
                 NodeId::DOCUMENT
             }
             Start::Context => self.focus_node(f)?,
+            Start::Expr(Expr::Var(slot)) => {
+                return self.stream_from_variable(slot, &p.steps, sink);
+            }
             Start::Expr(_) => {
                 return Err(DynamicError::new(
                     "XPST0003",
@@ -713,6 +716,37 @@ impl<'a> Evaluator<'a> {
             return Ok(false);
         }
         self.stream_steps(&p.steps, start, sink)
+    }
+
+    /// `$v/…` streamed from each node of the variable, with the errors
+    /// [`Self::path`] gives for a variable that is not a node list.
+    fn stream_from_variable(
+        &mut self,
+        slot: u32,
+        steps: &'a [Step],
+        sink: &mut dyn FnMut(NodeId) -> Eval<bool>,
+    ) -> Eval<bool> {
+        let mut starts = self.take_list();
+        match self.vars.get(slot as usize) {
+            Some(Ok(Value::Nodes(nodes))) => starts.extend_from_slice(nodes),
+            Some(Ok(_)) => {
+                return Err(DynamicError::new(
+                    "XPTY0019",
+                    "a path step applied to an atomic value",
+                ));
+            }
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err(DynamicError::new("XPDY0002", "variable without a value")),
+        }
+        let mut result = Ok(false);
+        for &n in &starts {
+            result = self.stream_steps(steps, n, sink);
+            if !matches!(result, Ok(false)) {
+                break;
+            }
+        }
+        self.give_list(starts);
+        result
     }
 
     fn stream_steps(

@@ -1410,8 +1410,16 @@ fn encode_expr(e: &Expr, out: &mut String) -> bool {
 }
 
 fn streamable(start: &Start, steps: &[Step]) -> bool {
-    if matches!(start, Start::Expr(_)) {
-        return false;
+    if let Start::Expr(e) = start {
+        // `$patient/hl7:name/hl7:given`: from each node of the variable.
+        // Child and attribute steps reach a node from its one parent only,
+        // so distinct starts, nested or not, never reach a node twice.
+        return matches!(e, Expr::Var(_))
+            && !steps.is_empty()
+            && steps.iter().all(|s| {
+                matches!(s, Step::Axis { axis: Axis::Child | Axis::Attribute | Axis::SelfNode, preds, .. }
+                    if preds.iter().all(|p| !p.positional))
+            });
     }
     let (mut single, mut antichain) = (true, true);
     for step in steps {

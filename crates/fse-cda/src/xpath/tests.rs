@@ -765,3 +765,69 @@ fn literal_and_local_name_string_arguments_and_variable_path_starts() {
         .unwrap_err();
     assert_eq!(e.code, "XPTY0019");
 }
+
+#[test]
+fn paths_from_a_variable_stream_like_the_general_evaluation() {
+    let d = doc();
+    let r = root(&d);
+    // Nested starts (both sections), one start, none, and an atomic value.
+    let node_list = |src: &str| match XPath::compile(src, &ns())
+        .unwrap()
+        .evaluate(&d, r, &[])
+        .unwrap()
+    {
+        Value::Nodes(n) => n,
+        other => panic!("{src}: {other:?}"),
+    };
+    let sections = Value::Nodes(node_list("//hl7:section"));
+    let observations = Value::Nodes(node_list("//hl7:observation"));
+    let one = |src: &str, v: &Value<'_>| {
+        XPath::compile_with_variables(src, &ns(), &["v"])
+            .unwrap()
+            .evaluate(&d, r, std::slice::from_ref(v))
+            .map(|x| join_strings(&d, &x))
+    };
+    for v in [&sections, &observations, &Value::EMPTY] {
+        // Streamed (child and attribute steps) against the same steps
+        // after a `..`/`.` round trip, which is not streamed.
+        for (streamed, general) in [
+            ("count($v/hl7:code)", "count($v/hl7:code/../hl7:code)"),
+            (
+                "count($v/hl7:code) = 1",
+                "count($v/hl7:code/../hl7:code) = 1",
+            ),
+            (
+                "exists($v/hl7:code/@code)",
+                "exists($v/hl7:code/../hl7:code/@code)",
+            ),
+            (
+                "$v/hl7:code/@code = 'inner'",
+                "$v/hl7:code/../hl7:code/@code = 'inner'",
+            ),
+            (
+                "count($v/hl7:component/hl7:section[hl7:code])",
+                "count($v/hl7:component/hl7:section[hl7:code]/../hl7:section)",
+            ),
+            (
+                "count($v/self::node()/hl7:value/@value)",
+                "count($v/hl7:value/@value/..)",
+            ),
+        ] {
+            assert_eq!(one(streamed, v), one(general, v), "{streamed} / {general}");
+        }
+    }
+    assert_eq!(one("count($v/hl7:code)", &sections).unwrap(), "2");
+    assert_eq!(
+        one("count($v/hl7:component/hl7:section)", &sections).unwrap(),
+        "1"
+    );
+    // A path step on an atomic value is an error, streamed or not.
+    let atom = Value::Atom(Atom::Str("x".into()));
+    for src in [
+        "count($v/hl7:code)",
+        "count($v/hl7:code) = 0",
+        "exists($v/hl7:code)",
+    ] {
+        assert_eq!(one(src, &atom).unwrap_err().code(), "XPTY0019", "{src}");
+    }
+}
