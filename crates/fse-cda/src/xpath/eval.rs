@@ -820,20 +820,25 @@ impl<'a> Evaluator<'a> {
         if let Some(&range) = self.base_cache.get(&(start, base)) {
             return Ok(range);
         }
-        let Some((last, init)) = steps.split_last() else {
+        self.fill_base(steps, base, start)
+    }
+
+    /// Computes a base missing from the cache.
+    fn fill_base(&mut self, steps: &'a [Step], base: u32, start: NodeId) -> Eval<(u32, u32)> {
+        let Some((Step::Axis { axis, test, .. }, init)) = steps.split_last() else {
             return Ok((0, 0));
         };
+        // The path is streamable, so its steps but the last reach each node
+        // once: walked depth-first, without a list per step.
         let mut current = self.take_list();
-        current.push(start);
-        for step in init {
-            let mut next = self.take_list();
-            self.axis_step_into(step, &current, &mut next)?;
-            let done = std::mem::replace(&mut current, next);
-            self.give_list(done);
+        let walked = self.stream_steps(init, start, &mut |n| {
+            current.push(n);
+            Ok(false)
+        });
+        if let Err(e) = walked {
+            self.give_list(current);
+            return Err(e);
         }
-        let Step::Axis { axis, test, .. } = last else {
-            return Ok((0, 0));
-        };
         // Straight into the arena; a failed walk leaves nothing behind.
         let mark = self.arena.len();
         for &n in &current {
@@ -843,6 +848,7 @@ impl<'a> Evaluator<'a> {
             });
             if let Err(e) = walked {
                 self.arena.truncate(mark);
+                self.give_list(current);
                 return Err(e);
             }
         }

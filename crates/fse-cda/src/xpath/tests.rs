@@ -831,3 +831,34 @@ fn paths_from_a_variable_stream_like_the_general_evaluation() {
         assert_eq!(one(src, &atom).unwrap_err().code(), "XPTY0019", "{src}");
     }
 }
+
+#[test]
+fn cached_bases_of_several_steps_agree_with_the_general_path() {
+    let d = doc();
+    let r = root(&d);
+    // Each base occurs twice in the program, so it is cached; the same
+    // steps with a `..` round trip are neither streamed nor cached.
+    for (cached, general) in [
+        (
+            "count(hl7:component/hl7:structuredBody/hl7:component/hl7:section/hl7:code[@code='11502-2'])",
+            "count(hl7:component/hl7:structuredBody/hl7:component/hl7:section/hl7:code/../hl7:code[@code='11502-2'])",
+        ),
+        (
+            "count(.//hl7:entryRelationship[hl7:observation]/hl7:observation/hl7:code[@code='a'])",
+            "count(.//hl7:entryRelationship[hl7:observation]/hl7:observation/hl7:code/../hl7:code[@code='a'])",
+        ),
+        (
+            "count(.//hl7:section/hl7:code[@code='inner'])",
+            "count(.//hl7:section/hl7:code/../hl7:code[@code='inner'])",
+        ),
+        (
+            "count(hl7:component//hl7:code[@code])",
+            "count(hl7:component//hl7:code/../hl7:code[@code])",
+        ),
+    ] {
+        let expected = s(&d, r, general);
+        assert_ne!(expected, "0", "{general}");
+        let twice = format!("{cached} = {expected} and {cached} = {expected}");
+        assert!(b(&d, r, &twice), "{twice}");
+    }
+}
