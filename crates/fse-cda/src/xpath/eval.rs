@@ -895,6 +895,22 @@ impl<'a> Evaluator<'a> {
     /// Evaluates a path to its node list (or, when it ends with an
     /// expression step, possibly atomic values).
     fn path(&mut self, p: &'a Path, f: Focus<'_, 'a>) -> Eval<Value<'a>> {
+        // Walked depth-first into one list rather than a list per step; the
+        // walk reaches no node twice, but may leave document order.
+        if p.streamable {
+            let mut list = self.take_list();
+            if let Err(e) = self.stream(p, f, &mut |n| {
+                list.push(n);
+                Ok(false)
+            }) {
+                self.give_list(list);
+                return Err(e);
+            }
+            if !list.windows(2).all(|w| w[0] < w[1]) {
+                list.sort_unstable();
+            }
+            return Ok(Value::Nodes(list));
+        }
         let mut current: Vec<NodeId> = match &p.start {
             Start::Root => {
                 self.focus_node(f)?;

@@ -862,3 +862,25 @@ fn cached_bases_of_several_steps_agree_with_the_general_path() {
         assert!(b(&d, r, &twice), "{twice}");
     }
 }
+
+#[test]
+fn streamed_path_values_are_in_document_order() {
+    // `descendant::*/c` reaches a's c (later in the document) before b's.
+    let d =
+        Document::parse(br#"<r xmlns="urn:x"><a><b><c v="1"/></b><c v="2"/></a><c v="3"/></r>"#)
+            .unwrap();
+    let r = d.root_element();
+    let ns = Namespaces::new().with("x", "urn:x");
+    let string = |src: &str| {
+        XPath::compile(src, &ns)
+            .unwrap()
+            .evaluate_string(&d, r, &[])
+            .unwrap()
+    };
+    assert_eq!(string("descendant::*/x:c/@v"), "1 2");
+    assert_eq!(string("descendant-or-self::*/x:c/@v"), "1 2 3");
+    // The same through a step that is not streamed.
+    assert_eq!(string("descendant::*/x:c/../x:c/@v"), "1 2");
+    assert_eq!(string("string-join(descendant::*/x:c/@v, ',')"), "1,2");
+    assert_eq!(string("(descendant::*/x:c)[1]/@v"), "1");
+}
