@@ -214,6 +214,13 @@ impl Document {
     /// # Errors
     /// As [`Document::parse`].
     pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
+        Self::parse_spaces(bytes, limits, Spaces::Skipped)
+    }
+
+    /// [`Document::parse_with`], with quick_xml skipping the white space
+    /// before markup or not: the document is the same either way (tests
+    /// compare the two).
+    fn parse_spaces(bytes: &[u8], limits: &Limits, spaces: Spaces) -> Result<Document> {
         if bytes.len() > limits.max_bytes {
             return Err(Error::TooLarge {
                 size: bytes.len(),
@@ -234,7 +241,7 @@ impl Document {
                 source: None,
             });
         }
-        let mut doc = Builder::new(&source, limits, has_cr).run()?;
+        let mut doc = Builder::new(&source, limits, has_cr).run(spaces)?;
         doc.source = source.into();
         Ok(doc)
     }
@@ -652,6 +659,16 @@ fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Whether quick_xml is asked to skip the white space before markup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spaces {
+    /// Skipped by quick_xml and taken back from the source by the builder.
+    Skipped,
+    /// Kept as Text events.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Events,
+}
+
 /// How many distinct names to make room for up front.
 const NAMES_GUESS: usize = 256;
 
@@ -756,12 +773,20 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn run(mut self) -> Result<Document> {
+    fn run(mut self, spaces: Spaces) -> Result<Document> {
         let mut reader = Reader::from_str(self.source);
+        // quick_xml drops a leading U+FEFF without counting it in its
+        // positions, which then no longer index the source: the skipped
+        // white space could not be found again.
+        let skip_spaces = spaces == Spaces::Skipped && !self.source.starts_with('\u{FEFF}');
         let config = reader.config_mut();
         config.check_end_names = true;
         config.check_comments = true;
         config.expand_empty_elements = false;
+        // Nearly half of a document's events would be the white space
+        // between tags: skipped, it costs no event, and is taken back from
+        // the source below.
+        config.trim_text_start = skip_spaces;
         loop {
             let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
             let event = match reader.read_event() {
@@ -771,7 +796,25 @@ impl<'s> Builder<'s> {
                     return Err(self.reader_error(err, at));
                 }
             };
-            let at = start;
+            let mut at = start;
+            if skip_spaces {
+                // Where the event starts, from where it ends: no second
+                // pass over the skipped white space. Rare events look for
+                // it instead.
+                let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+                at = match &event {
+                    // `<` name attributes `>`, `<` name attributes `/>`
+                    Event::Start(e) => end.saturating_sub(e.len() + 2),
+                    Event::Empty(e) => end.saturating_sub(e.len() + 3),
+                    Event::End(e) => self.end_tag_start(end, e.len()),
+                    Event::Text(t) => end.saturating_sub(t.len()),
+                    // `&` name `;`
+                    Event::GeneralRef(r) => end.saturating_sub(r.len() + 2),
+                    Event::Eof => end,
+                    _ => skip_space(self.source.as_bytes(), start),
+                };
+                self.take_skipped_space(start, at);
+            }
             match event {
                 Event::Start(e) => {
                     self.flush_text()?;
@@ -786,18 +829,7 @@ impl<'s> Builder<'s> {
                     self.flush_text()?;
                     self.close();
                 }
-                Event::Text(t) => {
-                    if self.doc.text.len() == self.pending_start {
-                        self.pending_at = at;
-                    }
-                    // Line ends normalized straight into the arena (what
-                    // `xml10_content` does through a `Cow` per event).
-                    if self.has_cr {
-                        push_xml10_eols(&mut self.doc.text, t.as_ref());
-                    } else {
-                        self.doc.text.push_str(t.as_ref());
-                    }
-                }
+                Event::Text(t) => self.push_source_text(t.as_ref(), at),
                 Event::CData(c) => {
                     let text = c.xml10_content();
                     self.push_text(&text, at);
@@ -816,7 +848,7 @@ impl<'s> Builder<'s> {
                                 });
                             }
                         },
-                        Err(err) => return Err(self.reader_error(err, start)),
+                        Err(err) => return Err(self.reader_error(err, at)),
                     };
                     self.push_text(ch.encode_utf8(&mut [0; 4]), at);
                 }
@@ -886,6 +918,40 @@ impl<'s> Builder<'s> {
 
     fn last_id(&self) -> u32 {
         saturate(self.doc.nodes.len() - 1)
+    }
+
+    /// Adds the white space quick_xml skipped, from `start` to the event
+    /// at `event`, to the pending text, as the Text event it would
+    /// otherwise have made.
+    #[inline]
+    fn take_skipped_space(&mut self, start: usize, event: usize) {
+        if event > start {
+            let space = self.source.get(start..event).unwrap_or_default();
+            debug_assert!(space.bytes().all(is_space), "{space:?}");
+            self.push_source_text(space, start);
+        }
+    }
+
+    /// Where an end tag ending at `end` starts: `</` name, white space, `>`.
+    fn end_tag_start(&self, end: usize, name_len: usize) -> usize {
+        let before = end.saturating_sub(1);
+        let inner = self.source.as_bytes().get(..before).unwrap_or_default();
+        let spaces = inner.iter().rev().take_while(|&&b| is_space(b)).count();
+        before.saturating_sub(spaces + name_len + 2)
+    }
+
+    /// Character data as the source has it: line ends normalized straight
+    /// into the arena (what `xml10_content` does through a `Cow` per event).
+    #[inline]
+    fn push_source_text(&mut self, text: &str, at: usize) {
+        if self.doc.text.len() == self.pending_start {
+            self.pending_at = at;
+        }
+        if self.has_cr {
+            push_xml10_eols(&mut self.doc.text, text);
+        } else {
+            self.doc.text.push_str(text);
+        }
     }
 
     fn push_text(&mut self, text: &str, at: usize) {
@@ -2329,5 +2395,158 @@ mod tests {
             Document::parse(b"<?xml version='1.0' encoding='klingon'?><r/>"),
             Err(Error::UnknownEncoding(_))
         ));
+    }
+
+    /// The document (or the error) with quick_xml skipping the white space
+    /// before markup, and as quick_xml's Text events give it: every node,
+    /// the text arena, symbols, name index and offsets must agree.
+    fn both_ways(xml: &str) -> String {
+        let render =
+            |spaces| match Document::parse_spaces(xml.as_bytes(), &Limits::default(), spaces) {
+                Ok(doc) => format!("{doc:#?}"),
+                Err(e) => format!("error {e} {e:?}"),
+            };
+        let skipped = render(Spaces::Skipped);
+        let events = render(Spaces::Events);
+        assert_eq!(skipped, events, "{xml:?}");
+        skipped
+    }
+
+    #[test]
+    fn skipped_white_space_gives_the_same_document() {
+        let documents = [
+            "<r/>",
+            "<?xml version=\"1.0\"?>\n<r>\n  <a x='1'>\n    <b/>\n  </a>\n</r>\n",
+            "\n \t<?xml version='1.0'?>  \n<!-- c -->\n<?pi  data ?>\n<r/>\n\t<!--after-->\n ",
+            "<r>  a  <b> b </b>  c  </r>",
+            "<r> &amp; <b/>&#x41; &lt;\t&gt;\n</r>",
+            "<r>&amp;  &amp;  x&#10;  </r>",
+            "<r>  <![CDATA[ cd ]]>  <![CDATA[]]>\n</r>",
+            "<r>  <!-- c -->  <?p  d?>  text  <!--c2-->  </r>",
+            "<r>\r\n  <a>\r\n    x\r\n  </a>\r  \r\n</r>\r\n",
+            "<r>\r  &amp;\r\n  <![CDATA[\r\n]]>\r\n</r>",
+            "<r>  <a  x = '1'  y=\"2\" />  <b\n\t/>  </r  >",
+            "<r>  </r >  ",
+            "<r>\n  <a>\n  </a  \n>\n</r>",
+            "<r xmlns='urn:hl7-org:v3' xmlns:s='urn:s'>\n <s:a s:x='1'/>\n <a/>\n</r>",
+            "<r>é  <a>ü</a>  日本 </r>",
+            // White space before a document without a declaration.
+            "  \n<r>  </r>",
+            // Errors, with their positions.
+            "<r>\n  <a>\n  </b>\n</r>",
+            "<r>\n  &bogus;  </r>",
+            "<r>\n  &#xZZ;  </r>",
+            "<r>\n  x &amp y\n</r>",
+            "<r/>\n  text\n",
+            "<r/>\n  <s/>",
+            "\n  <r>\n  <a>\n ",
+            "\n <!DOCTYPE r>\n<r/>",
+            "<r>\n  <a x='1' x='2'/>\n</r>",
+            "<r>\n  <1a/>\n</r>",
+            "<r>\n  <p:a/>\n</r>",
+            "<r>\n  <!-- a -- b -->\n</r>",
+            "<r>\n  <![CDATA[ x \n</r>",
+            "<r>\n  <a\n",
+            "<r>\n  </a>\n</r>",
+            "  ",
+            "",
+            // quick_xml drops a leading U+FEFF without counting it: the
+            // skipped white space is not taken back, and nothing changes.
+            "\u{FEFF}\u{FEFF}  <r>  <a/>  </r>",
+        ];
+        for xml in documents {
+            both_ways(xml);
+        }
+    }
+
+    #[test]
+    fn white_space_around_markup_stays_in_text_nodes() {
+        let xml = "<?xml version=\"1.0\"?>\n<r>\n  <a>  x &amp; y  </a>\r\n  <!--c-->\t<b/>  <![CDATA[ z ]]>  </r>\n";
+        both_ways(xml);
+        let doc = parse(xml).unwrap();
+        let r = doc.root_element();
+        let kids: Vec<_> = doc.children(r).collect();
+        let texts: Vec<_> = kids
+            .iter()
+            .filter(|&&k| doc.kind(k) == NodeKind::Text)
+            .map(|&k| (doc.value(k), doc.position(k)))
+            .collect();
+        let at = |line, column| Position { line, column };
+        assert_eq!(
+            texts,
+            [
+                ("\n  ", at(2, 4)),
+                ("\n  ", at(3, 23)),
+                ("\t", at(4, 11)),
+                // CDATA merges with the white space around it.
+                ("   z   ", at(4, 16)),
+            ]
+        );
+        let a = kids[1];
+        assert_eq!(doc.position(a), at(3, 3));
+        assert_eq!(doc.string_value(a), "  x & y  ");
+        // The text and the reference around it are one node, at its start.
+        let a_text: Vec<_> = doc.children(a).collect();
+        assert_eq!(a_text.len(), 1);
+        assert_eq!(doc.position(a_text[0]), at(3, 6));
+        assert_eq!(doc.position(kids[5]), at(4, 12));
+        assert_eq!(doc.string_value(r), "\n    x & y  \n  \t   z   ");
+    }
+
+    mod spaces {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Markup, text and white space in every combination, mostly
+        /// well-formed: elements nest, and stray pieces make errors.
+        fn content() -> impl Strategy<Value = String> {
+            let leaf = prop::sample::select(vec![
+                " ",
+                "  ",
+                "\n",
+                "\r\n",
+                "\r",
+                "\t",
+                "x",
+                " y ",
+                "&amp;",
+                "&#x41;",
+                "&#10;",
+                "<![CDATA[ c ]]>",
+                "<!-- c -->",
+                "<?p d ?>",
+                "<e/>",
+                "<e a='1' b=\"&lt; \n\"/>",
+                "é",
+                "&nope;",
+                "</z>",
+                "&",
+                "<!DOCTYPE d>",
+            ])
+            .prop_map(str::to_string);
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                (
+                    prop::sample::select(vec!["a", "p:b", "c"]),
+                    prop::collection::vec(inner, 0..6),
+                    prop::sample::select(vec!["", " ", "\n  "]),
+                )
+                    .prop_map(|(name, children, space)| {
+                        format!("<{name}{space}>{}</{name}{space}>", children.concat())
+                    })
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn skipped_white_space_gives_the_same_document(
+                before in prop::sample::select(vec!["", "  \n", "<?xml version='1.0'?>", "<?xml version='1.0'?>\r\n "]),
+                body in prop::collection::vec(content(), 0..6),
+                after in prop::sample::select(vec!["", "\n", " \r\n\t", "\n<!--end-->\n", " x"]),
+            ) {
+                let xml = format!("{before}<r xmlns:p='urn:p'>{}</r>{after}", body.concat());
+                both_ways(&xml);
+            }
+        }
     }
 }
