@@ -692,18 +692,24 @@ struct Builder<'s> {
     has_cr: bool,
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
-    /// The element names seen so far, numbered in order of first coming;
-    /// by local name, the (namespace, number) of its last element: nearly
-    /// every local name comes in one namespace, so a name is numbered
-    /// without a hash lookup; `name_numbers` has them all.
+    /// The element names seen so far, numbered in order of first coming,
+    /// and their numbers by name.
     element_names: Vec<(Sym, Sym)>,
-    last_name_of_local: Vec<(Sym, u32)>,
     name_numbers: FastMap<(Sym, Sym), u32>,
     /// Each element's name number with its id, in document order: the
     /// lists of `by_name` are built from it at the end, each at its size.
     element_order: Vec<(u32, u32)>,
     /// Qualified names already split and interned.
-    qnames: Names<(Sym, Sym)>,
+    /// Qualified names already split and interned, each with its number.
+    qnames: Names<(Sym, Sym, u32)>,
+    /// By qualified name number, the namespace and name number of the
+    /// last element of that name, and the `bindings_stamp` they were
+    /// resolved under: the bindings rarely change (a CDA2 declares its
+    /// namespaces on the root), so most elements are resolved and numbered
+    /// once per name, not once each.
+    qname_elements: Vec<(u32, Sym, u32)>,
+    /// Changes whenever `bindings` do.
+    bindings_stamp: u32,
     /// By symbol, the last start tag (its stamp) with an attribute of that
     /// local name, and with a declaration of that prefix.
     seen_attrs: Vec<u32>,
@@ -760,14 +766,15 @@ impl<'s> Builder<'s> {
             seen_root: false,
             has_cr,
             element_names: Vec::with_capacity(NAMES_GUESS),
-            last_name_of_local: Vec::with_capacity(NAMES_GUESS),
             name_numbers: FastMap::with_capacity_and_hasher(
                 NAMES_GUESS,
                 BuildHasherDefault::default(),
             ),
             element_order: Vec::with_capacity(source.len() / 64 + 8),
             attrs: Vec::new(),
-            qnames: Names::with_capacity(NAMES_GUESS, (Sym::EMPTY, Sym::EMPTY)),
+            qnames: Names::with_capacity(NAMES_GUESS, (Sym::EMPTY, Sym::EMPTY, NONE)),
+            qname_elements: Vec::with_capacity(NAMES_GUESS),
+            bindings_stamp: 1,
             seen_attrs: Vec::new(),
             seen_decls: Vec::new(),
         }
@@ -1104,8 +1111,11 @@ impl<'s> Builder<'s> {
         let name: &str = start.name().into_inner();
         self.read_attributes(start, name.len(), at, &mut attrs)?;
 
-        let (prefix, local) = self.intern_qname(name, at)?;
-        let ns = self.resolve(prefix, at)?;
+        let (prefix, local, qname) = self.intern_qname(name, at)?;
+        let (ns, name) = match self.qname_elements.get(qname as usize) {
+            Some(&(stamp, ns, name)) if stamp == self.bindings_stamp => (ns, name),
+            _ => self.resolve_element_name(qname, prefix, local, at)?,
+        };
 
         let id = self.append(NodeData {
             kind: NodeKind::Element,
@@ -1122,7 +1132,6 @@ impl<'s> Builder<'s> {
             value_len: 0,
             offset: saturate(at),
         });
-        let name = self.element_name(ns, local);
         self.element_order.push((name, id));
         for &(prefix, uri) in &self.bindings[mark..] {
             self.doc.ns_decls.push((id, prefix, uri));
@@ -1235,7 +1244,7 @@ impl<'s> Builder<'s> {
                     Some((intern(&mut self.doc, prefix), None))
                 }
                 None => {
-                    let (p, l) = self.intern_qname(key, at)?;
+                    let (p, l, _) = self.intern_qname(key, at)?;
                     Some((p, Some(l)))
                 }
             };
@@ -1285,6 +1294,7 @@ impl<'s> Builder<'s> {
                     // `xmlns=""` undeclares the default namespace: bound to EMPTY.
                     let uri = intern(&mut self.doc, &value);
                     self.bindings.push((Sym::EMPTY, uri));
+                    self.bindings_stamp += 1;
                 }
                 (Some(Some(prefix)), Some((p, _))) => {
                     if value.is_empty() {
@@ -1295,6 +1305,7 @@ impl<'s> Builder<'s> {
                     }
                     let uri = intern(&mut self.doc, &value);
                     self.bindings.push((p, uri));
+                    self.bindings_stamp += 1;
                 }
                 (_, Some((p, Some(l)))) => {
                     // The text arena only grows, so the value can be stored before its node exists.
@@ -1336,16 +1347,16 @@ impl<'s> Builder<'s> {
     /// The interned (prefix, local name) of a qualified name, with one hash
     /// lookup for names seen before. A name is checked against the XML and
     /// namespace grammars the first time it comes (quick_xml checks none).
-    fn intern_qname(&mut self, qname: &str, at: usize) -> Result<(Sym, Sym)> {
+    fn intern_qname(&mut self, qname: &str, at: usize) -> Result<(Sym, Sym, u32)> {
         let hash = name_hash(qname.as_bytes());
-        if let Some(pair) = self.qnames.get(qname, hash) {
-            return Ok(pair);
+        if let Some(found) = self.qnames.get(qname, hash) {
+            return Ok(found);
         }
         if !is_qname(qname) {
             return Err(self.malformed(at, format!("{qname:?} is not a valid XML qualified name")));
         }
         let symbols = &mut self.doc.symbols;
-        let pair = match qname.split_once(':') {
+        let (prefix, local) = match qname.split_once(':') {
             Some((prefix, local)) => (
                 symbols.intern(prefix, name_hash(prefix.as_bytes())),
                 symbols.intern(local, name_hash(local.as_bytes())),
@@ -1353,35 +1364,39 @@ impl<'s> Builder<'s> {
             // The local name is the whole name: its hash is already taken.
             None => (Sym::EMPTY, symbols.intern(qname, hash)),
         };
-        self.qnames.insert(qname, hash, pair);
-        Ok(pair)
+        let found = (prefix, local, saturate(self.qnames.len));
+        self.qnames.insert(qname, hash, found);
+        Ok(found)
+    }
+
+    /// The namespace and name number of an element named `qname` (its
+    /// number) under the current bindings, remembered for the next one.
+    #[cold]
+    fn resolve_element_name(
+        &mut self,
+        qname: u32,
+        prefix: Sym,
+        local: Sym,
+        at: usize,
+    ) -> Result<(Sym, u32)> {
+        let ns = self.resolve(prefix, at)?;
+        let name = self.element_name(ns, local);
+        let i = qname as usize;
+        if self.qname_elements.len() <= i {
+            self.qname_elements.resize(i + 1, (0, Sym::EMPTY, NONE));
+        }
+        if let Some(slot) = self.qname_elements.get_mut(i) {
+            *slot = (self.bindings_stamp, ns, name);
+        }
+        Ok((ns, name))
     }
 
     /// The number of the element name (namespace, local name).
     fn element_name(&mut self, ns: Sym, local: Sym) -> u32 {
-        let i = local.index();
-        if let Some(&(last_ns, number)) = self.last_name_of_local.get(i)
-            && last_ns == ns
-            && number != NONE
-        {
-            return number;
-        }
-        self.element_name_slow(ns, local)
-    }
-
-    #[cold]
-    fn element_name_slow(&mut self, ns: Sym, local: Sym) -> u32 {
         let fresh = saturate(self.element_names.len());
         let number = *self.name_numbers.entry((ns, local)).or_insert(fresh);
         if number == fresh {
             self.element_names.push((ns, local));
-        }
-        let i = local.index();
-        if self.last_name_of_local.len() <= i {
-            self.last_name_of_local.resize(i + 1, (Sym::EMPTY, NONE));
-        }
-        if let Some(last) = self.last_name_of_local.get_mut(i) {
-            *last = (ns, number);
         }
         number
     }
@@ -1409,8 +1424,11 @@ impl<'s> Builder<'s> {
         if let Some((id, _)) = self.stack.pop() {
             self.doc.nodes[id as usize].end = end;
         }
-        if let Some(mark) = self.scopes.pop() {
+        if let Some(mark) = self.scopes.pop()
+            && mark < self.bindings.len()
+        {
             self.bindings.truncate(mark);
+            self.bindings_stamp += 1;
         }
     }
 }
@@ -2395,6 +2413,53 @@ mod tests {
             Document::parse(b"<?xml version='1.0' encoding='klingon'?><r/>"),
             Err(Error::UnknownEncoding(_))
         ));
+    }
+
+    #[test]
+    fn a_name_resolves_under_the_bindings_of_each_element() {
+        let doc = parse(
+            "<r xmlns='urn:a' xmlns:p='urn:p1'>\
+               <x/><p:y/>\
+               <s xmlns='urn:b' xmlns:p='urn:p2'><x/><p:y/><t xmlns=''><x/></t><x/></s>\
+               <x/><p:y/>\
+               <s xmlns:p='urn:p3'><p:y/></s>\
+               <p:y/><x/>\
+             </r>",
+        )
+        .unwrap();
+        let names: Vec<_> = doc
+            .descendants(doc.root_element())
+            .filter(|&e| doc.is_element(e))
+            .map(|e| format!("{}{{{}}}", doc.local_name(e), doc.namespace(e)))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "x{urn:a}",
+                "y{urn:p1}",
+                "s{urn:b}",
+                "x{urn:b}",
+                "y{urn:p2}",
+                "t{}",
+                "x{}",
+                "x{urn:b}",
+                "x{urn:a}",
+                "y{urn:p1}",
+                "s{urn:a}",
+                "y{urn:p3}",
+                "y{urn:p1}",
+                "x{urn:a}",
+            ]
+        );
+        let sym = |s: &str| doc.symbol(s).unwrap();
+        let count = |ns: &str, local: &str| doc.elements_named(sym(ns), sym(local)).len();
+        assert_eq!(count("urn:a", "x"), 3);
+        assert_eq!(count("urn:b", "x"), 2);
+        assert_eq!(count("", "x"), 1);
+        assert_eq!(count("urn:p1", "y"), 3);
+        // A prefix undeclared again once its element closes.
+        let err = parse("<r><s xmlns:p='urn:p'><p:y/></s><p:y/></r>").unwrap_err();
+        assert!(matches!(err, Error::UndeclaredPrefix { .. }), "{err:?}");
     }
 
     /// The document (or the error) with quick_xml skipping the white space
