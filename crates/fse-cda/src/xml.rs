@@ -1347,11 +1347,19 @@ impl<'s> Builder<'s> {
     /// The interned (prefix, local name) of a qualified name, with one hash
     /// lookup for names seen before. A name is checked against the XML and
     /// namespace grammars the first time it comes (quick_xml checks none).
+    #[inline]
     fn intern_qname(&mut self, qname: &str, at: usize) -> Result<(Sym, Sym, u32)> {
         let hash = name_hash(qname.as_bytes());
-        if let Some(found) = self.qnames.get(qname, hash) {
-            return Ok(found);
+        match self.qnames.get(qname, hash) {
+            Some(found) => Ok(found),
+            None => self.intern_new_qname(qname, hash, at),
         }
+    }
+
+    /// [`Builder::intern_qname`] for a name not seen before: apart, so
+    /// that the lookup of the others is short.
+    #[cold]
+    fn intern_new_qname(&mut self, qname: &str, hash: u64, at: usize) -> Result<(Sym, Sym, u32)> {
         if !is_qname(qname) {
             return Err(self.malformed(at, format!("{qname:?} is not a valid XML qualified name")));
         }
@@ -1500,7 +1508,7 @@ impl<V: Copy> Names<V> {
                     .text
                     .as_bytes()
                     .get(slot.start as usize..(slot.start + slot.len) as usize)
-                    == Some(name.as_bytes())
+                    .is_some_and(|text| same_bytes(text, name.as_bytes()))
             {
                 return Some(slot.value);
             }
@@ -1610,6 +1618,29 @@ fn name_hash(name: &[u8]) -> u64 {
         hasher.add(tail);
     }
     hasher.hash | 1
+}
+
+/// Whether two byte strings are equal: names of up to 16 bytes, nearly
+/// all of them, are compared as two words that together cover them, not
+/// by a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    match len {
+        8..=16 => word(a) == word(b) && word(last(a, 8)) == word(last(b, 8)),
+        4..=7 => half_word(a) == half_word(b) && half_word(last(a, 4)) == half_word(last(b, 4)),
+        _ => a == b,
+    }
+}
+
+/// The last `n` bytes (all of them if fewer).
+fn last(bytes: &[u8], n: usize) -> &[u8] {
+    bytes
+        .get(bytes.len().saturating_sub(n)..)
+        .unwrap_or_default()
 }
 
 /// Eight bytes as a little-endian word (zero if `bytes` is shorter).
@@ -2460,6 +2491,23 @@ mod tests {
         // A prefix undeclared again once its element closes.
         let err = parse("<r><s xmlns:p='urn:p'><p:y/></s><p:y/></r>").unwrap_err();
         assert!(matches!(err, Error::UndeclaredPrefix { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn names_compared_by_words_as_by_bytes() {
+        for len in 0..=20 {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + i).collect();
+            assert!(same_bytes(&a, &a.clone()), "{len}");
+            for other in [len.saturating_sub(1), len + 1] {
+                let b: Vec<u8> = (0..other).map(|i| b'a' + i).collect();
+                assert_eq!(same_bytes(&a, &b), a == b, "{len} {other}");
+            }
+            for at in 0..usize::from(len) {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{len} {at}");
+            }
+        }
     }
 
     /// The document (or the error) with quick_xml skipping the white space
