@@ -190,7 +190,16 @@ pub struct Document {
     nodes: Vec<NodeData>,
     text: String,
     symbols: Symbols,
-    by_name: FastMap<(Sym, Sym), Vec<NodeId>>,
+    /// The element names (namespace, local name), numbered in order of
+    /// first coming, and their numbers by name.
+    element_names: Vec<(Sym, Sym)>,
+    name_numbers: FastMap<(Sym, Sym), u32>,
+    /// Every element, grouped by name number, each group in document
+    /// order: one list for all names rather than an allocation each.
+    named: Vec<NodeId>,
+    /// By name number, where its group in `named` ends (the previous one's
+    /// end is where it starts).
+    name_ends: Vec<u32>,
     /// Namespace declarations (element id, prefix, uri), in document order.
     ns_decls: Vec<(u32, Sym, Sym)>,
     /// The decoded source, for the positions of findings.
@@ -370,15 +379,30 @@ impl Document {
 
     /// Every element with this name, in document order.
     pub fn elements_named(&self, ns: Sym, local: Sym) -> &[NodeId] {
-        self.by_name.get(&(ns, local)).map_or(&[], Vec::as_slice)
+        self.name_numbers
+            .get(&(ns, local))
+            .map_or(&[], |&number| self.elements_numbered(number as usize))
     }
 
     /// Each element name the document uses (namespace, local name), with
     /// its elements in document order; names in no particular order.
     pub fn element_names(&self) -> impl Iterator<Item = ((Sym, Sym), &[NodeId])> + '_ {
-        self.by_name
+        self.element_names
             .iter()
-            .map(|(&name, ids)| (name, ids.as_slice()))
+            .enumerate()
+            .map(|(number, &name)| (name, self.elements_numbered(number)))
+    }
+
+    /// The elements of the name numbered `number`.
+    fn elements_numbered(&self, number: usize) -> &[NodeId] {
+        let start = match number.checked_sub(1) {
+            Some(before) => self.name_ends.get(before).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.name_ends.get(number).copied().unwrap_or(start);
+        self.named
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
     }
 
     /// The symbol of a string, if the document uses it as a name or URI.
@@ -692,12 +716,8 @@ struct Builder<'s> {
     has_cr: bool,
     /// The current element's attributes (prefix, local, value range), reused across elements.
     attrs: Vec<(Sym, Sym, u32, u32)>,
-    /// The element names seen so far, numbered in order of first coming,
-    /// and their numbers by name.
-    element_names: Vec<(Sym, Sym)>,
-    name_numbers: FastMap<(Sym, Sym), u32>,
     /// Each element's name number with its id, in document order: the
-    /// lists of `by_name` are built from it at the end, each at its size.
+    /// document's name index is built from it at the end.
     element_order: Vec<(u32, u32)>,
     /// Qualified names already split and interned.
     /// Qualified names already split and interned, each with its number.
@@ -729,7 +749,13 @@ impl<'s> Builder<'s> {
                 table: Names::with_capacity(NAMES_GUESS, Sym::EMPTY),
                 spans: Vec::with_capacity(NAMES_GUESS),
             },
-            by_name: FastMap::default(),
+            element_names: Vec::with_capacity(NAMES_GUESS),
+            name_numbers: FastMap::with_capacity_and_hasher(
+                NAMES_GUESS,
+                BuildHasherDefault::default(),
+            ),
+            named: Vec::new(),
+            name_ends: Vec::new(),
             // A CDA2 declares a handful of namespaces: room for them up front.
             ns_decls: Vec::with_capacity(8),
             source: Box::default(),
@@ -765,11 +791,6 @@ impl<'s> Builder<'s> {
             pending_at: 0,
             seen_root: false,
             has_cr,
-            element_names: Vec::with_capacity(NAMES_GUESS),
-            name_numbers: FastMap::with_capacity_and_hasher(
-                NAMES_GUESS,
-                BuildHasherDefault::default(),
-            ),
             element_order: Vec::with_capacity(source.len() / 64 + 8),
             attrs: Vec::new(),
             qnames: Names::with_capacity(NAMES_GUESS, (Sym::EMPTY, Sym::EMPTY, NONE)),
@@ -1401,30 +1422,42 @@ impl<'s> Builder<'s> {
 
     /// The number of the element name (namespace, local name).
     fn element_name(&mut self, ns: Sym, local: Sym) -> u32 {
-        let fresh = saturate(self.element_names.len());
-        let number = *self.name_numbers.entry((ns, local)).or_insert(fresh);
+        let fresh = saturate(self.doc.element_names.len());
+        let number = *self.doc.name_numbers.entry((ns, local)).or_insert(fresh);
         if number == fresh {
-            self.element_names.push((ns, local));
+            self.doc.element_names.push((ns, local));
         }
         number
     }
 
-    /// Fills `by_name` from `element_order`: every list allocated once, at
-    /// its size.
+    /// Groups the elements by name from `element_order`, as a counting
+    /// sort does: counts first, then each element at its place.
     fn index_elements(&mut self) {
-        let mut counts = vec![0_usize; self.element_names.len()];
+        let mut ends = vec![0_u32; self.doc.element_names.len()];
         for &(name, _) in &self.element_order {
-            if let Some(count) = counts.get_mut(name as usize) {
+            if let Some(count) = ends.get_mut(name as usize) {
                 *count += 1;
             }
         }
-        let mut lists: Vec<Vec<NodeId>> = counts.into_iter().map(Vec::with_capacity).collect();
+        // Each name's start, where its next element goes; once all are
+        // placed, it is the name's end.
+        let mut start = 0;
+        for slot in &mut ends {
+            let count = *slot;
+            *slot = start;
+            start += count;
+        }
+        let mut named = vec![NodeId::DOCUMENT; self.element_order.len()];
         for &(name, id) in &self.element_order {
-            if let Some(list) = lists.get_mut(name as usize) {
-                list.push(NodeId(id));
+            if let Some(next) = ends.get_mut(name as usize) {
+                if let Some(slot) = named.get_mut(*next as usize) {
+                    *slot = NodeId(id);
+                }
+                *next += 1;
             }
         }
-        self.doc.by_name = self.element_names.iter().copied().zip(lists).collect();
+        self.doc.named = named;
+        self.doc.name_ends = ends;
     }
 
     fn close(&mut self) {
@@ -2508,6 +2541,38 @@ mod tests {
                 assert!(!same_bytes(&a, &b), "{len} {at}");
             }
         }
+    }
+
+    #[test]
+    fn the_name_index_lists_every_element_under_its_name_in_document_order() {
+        let doc =
+            parse("<r xmlns:p='urn:p'><a/><b><a/><p:a/><c><b/></c></b><p:a/>text<a/><d/></r>")
+                .unwrap();
+        let mut expected: Vec<((Sym, Sym), Vec<NodeId>)> = Vec::new();
+        for e in std::iter::once(doc.root_element()).chain(doc.descendants(doc.root_element())) {
+            if !doc.is_element(e) {
+                continue;
+            }
+            let name = doc.name_syms(e);
+            match expected.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, ids)) => ids.push(e),
+                None => expected.push((name, vec![e])),
+            }
+        }
+        let mut indexed: Vec<_> = doc
+            .element_names()
+            .map(|(name, ids)| (name, ids.to_vec()))
+            .collect();
+        indexed.sort();
+        expected.sort();
+        assert_eq!(indexed, expected);
+        for (name, ids) in &expected {
+            assert_eq!(doc.elements_named(name.0, name.1), ids.as_slice());
+        }
+        let a = doc.symbol("a").unwrap();
+        assert_eq!(doc.elements_named(Sym::EMPTY, a).len(), 3);
+        assert_eq!(doc.elements_named(doc.symbol("urn:p").unwrap(), a).len(), 2);
+        assert!(doc.elements_named(a, a).is_empty());
     }
 
     /// The document (or the error) with quick_xml skipping the white space
