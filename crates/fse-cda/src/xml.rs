@@ -1528,6 +1528,7 @@ impl<V: Copy> Names<V> {
     }
 
     /// The value of `name`, whose [`name_hash`] is `hash`.
+    #[inline]
     fn get(&self, name: &str, hash: u64) -> Option<V> {
         let mask = self.slots.len() - 1;
         let mut i = self.home(hash);
