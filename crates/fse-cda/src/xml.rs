@@ -714,8 +714,6 @@ struct Builder<'s> {
     /// Whether the source has a carriage return: without one, text needs
     /// no line-end normalization.
     has_cr: bool,
-    /// The current element's attributes (prefix, local, value range), reused across elements.
-    attrs: Vec<(Sym, Sym, u32, u32)>,
     /// Each element's name number with its id, in document order: the
     /// document's name index is built from it at the end.
     element_order: Vec<(u32, u32)>,
@@ -792,7 +790,6 @@ impl<'s> Builder<'s> {
             seen_root: false,
             has_cr,
             element_order: Vec::with_capacity(source.len() / 64 + 8),
-            attrs: Vec::new(),
             qnames: Names::with_capacity(NAMES_GUESS, (Sym::EMPTY, Sym::EMPTY, NONE)),
             qname_elements: Vec::with_capacity(NAMES_GUESS),
             bindings_stamp: 1,
@@ -1123,21 +1120,11 @@ impl<'s> Builder<'s> {
         }
         self.check_node_budget()?;
 
-        // Namespace declarations first: they apply to the element's own name
-        // and to its attributes.
+        // The element's node first, then its attributes' as they are read;
+        // its name waits for the tag's namespace declarations, which apply
+        // to it and to its attributes.
         self.scopes.push(self.bindings.len());
-        let mut attrs = std::mem::take(&mut self.attrs);
-        attrs.clear();
         let mark = self.bindings.len();
-        let name: &str = start.name().into_inner();
-        self.read_attributes(start, name.len(), at, &mut attrs)?;
-
-        let (prefix, local, qname) = self.intern_qname(name, at)?;
-        let (ns, name) = match self.qname_elements.get(qname as usize) {
-            Some(&(stamp, ns, name)) if stamp == self.bindings_stamp => (ns, name),
-            _ => self.resolve_element_name(qname, prefix, local, at)?,
-        };
-
         let id = self.append(NodeData {
             kind: NodeKind::Element,
             parent: NONE,
@@ -1145,56 +1132,67 @@ impl<'s> Builder<'s> {
             next_sibling: NONE,
             prev_sibling: NONE,
             end: NONE,
-            attr_count: saturate(attrs.len()),
-            ns,
-            local,
-            prefix,
+            attr_count: 0,
+            ns: Sym::EMPTY,
+            local: Sym::EMPTY,
+            prefix: Sym::EMPTY,
             value_start: 0,
             value_len: 0,
             offset: saturate(at),
         });
+        let name: &str = start.name().into_inner();
+        let (count, prefixed) = self.read_attributes(start, name.len(), at, id)?;
+
+        let (prefix, local, qname) = self.intern_qname(name, at)?;
+        let (ns, name) = match self.qname_elements.get(qname as usize) {
+            Some(&(stamp, ns, name)) if stamp == self.bindings_stamp => (ns, name),
+            _ => self.resolve_element_name(qname, prefix, local, at)?,
+        };
+        if let Some(element) = self.doc.nodes.get_mut(id as usize) {
+            element.attr_count = count;
+            element.ns = ns;
+            element.local = local;
+            element.prefix = prefix;
+        }
         self.element_order.push((name, id));
         for &(prefix, uri) in &self.bindings[mark..] {
             self.doc.ns_decls.push((id, prefix, uri));
         }
-
-        let mut prev = NONE;
-        for &(prefix, local, value_start, value_len) in &attrs {
-            self.check_node_budget()?;
-            // Unprefixed attributes are in no namespace.
-            let ans = if prefix == Sym::EMPTY {
-                Sym::EMPTY
-            } else {
-                self.resolve(prefix, at)?
-            };
-            let aid = saturate(self.doc.nodes.len());
-            if prev != NONE {
-                self.doc.nodes[prev as usize].next_sibling = aid;
-            }
-            self.doc.nodes.push(NodeData {
-                kind: NodeKind::Attribute,
-                parent: id,
-                first_child: NONE,
-                next_sibling: NONE,
-                prev_sibling: prev,
-                end: aid,
-                attr_count: 0,
-                ns: ans,
-                local,
-                prefix,
-                value_start,
-                value_len,
-                offset: saturate(at),
-            });
-            prev = aid;
+        if prefixed || id as usize + count as usize >= self.limits.max_nodes {
+            self.check_attributes(id, count, at)?;
         }
-        self.attrs = attrs;
         self.stack.push((id, NONE));
         Ok(())
     }
 
+    /// The attributes' namespaces, and the node budget, in the order they
+    /// would be met if each attribute's node were made after the element's
+    /// name is known: what an attribute's prefix means depends on the
+    /// declarations of the whole tag.
+    #[cold]
+    fn check_attributes(&mut self, id: u32, count: u32, at: usize) -> Result<()> {
+        for aid in id as usize + 1..=id as usize + count as usize {
+            if aid >= self.limits.max_nodes {
+                return Err(Error::TooManyNodes {
+                    limit: self.limits.max_nodes,
+                });
+            }
+            let prefix = self.doc.nodes.get(aid).map_or(Sym::EMPTY, |a| a.prefix);
+            // Unprefixed attributes are in no namespace.
+            if prefix != Sym::EMPTY {
+                let ns = self.resolve(prefix, at)?;
+                if let Some(attribute) = self.doc.nodes.get_mut(aid) {
+                    attribute.ns = ns;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a start tag's attributes: namespace declarations into
-    /// `bindings`, the others into `attrs` with their values stored.
+    /// `bindings`, the others as nodes after the element `id`, their
+    /// namespaces left for [`Builder::check_attributes`]. Returns how many
+    /// there are, and whether one has a prefix.
     ///
     /// The tag is split here rather than by quick_xml's `Attributes`, which
     /// costs several times more per attribute; the split follows its rules
@@ -1205,11 +1203,13 @@ impl<'s> Builder<'s> {
         tag: &str,
         name_len: usize,
         at: usize,
-        attrs: &mut Vec<(Sym, Sym, u32, u32)>,
-    ) -> Result<()> {
+        id: u32,
+    ) -> Result<(u32, bool)> {
         let bytes = tag.as_bytes();
-        // Stamps are the element's id-to-be: unique per start tag.
-        let stamp = saturate(self.doc.nodes.len());
+        let mut count = 0;
+        let mut prefixed = false;
+        // Stamps are the element's id: unique per start tag.
+        let stamp = id;
         let mut pos = name_len;
         // Every name of the tag so far with where it starts, once a local
         // name or declared prefix has come twice: from then on each name is
@@ -1219,7 +1219,7 @@ impl<'s> Builder<'s> {
         loop {
             let (key_start, key_end, after_eq) = match next_key(bytes, pos) {
                 Ok(Some(found)) => found,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok((count, prefixed)),
                 Err(e) => return Err(self.bad_attribute(at, &e)),
             };
             let key_bytes = bytes.get(key_start..key_end).unwrap_or_default();
@@ -1330,8 +1330,29 @@ impl<'s> Builder<'s> {
                 }
                 (_, Some((p, Some(l)))) => {
                     // The text arena only grows, so the value can be stored before its node exists.
-                    let (start, len) = self.store_text(&value);
-                    attrs.push((p, l, start, len));
+                    let (value_start, value_len) = self.store_text(&value);
+                    let aid = saturate(self.doc.nodes.len());
+                    let prev = if count == 0 { NONE } else { aid - 1 };
+                    if let Some(before) = self.doc.nodes.get_mut(prev as usize) {
+                        before.next_sibling = aid;
+                    }
+                    self.doc.nodes.push(NodeData {
+                        kind: NodeKind::Attribute,
+                        parent: id,
+                        first_child: NONE,
+                        next_sibling: NONE,
+                        prev_sibling: prev,
+                        end: aid,
+                        attr_count: 0,
+                        ns: Sym::EMPTY,
+                        local: l,
+                        prefix: p,
+                        value_start,
+                        value_len,
+                        offset: saturate(at),
+                    });
+                    count += 1;
+                    prefixed |= p != Sym::EMPTY;
                 }
                 _ => {}
             }
@@ -2574,6 +2595,46 @@ mod tests {
         assert_eq!(doc.elements_named(Sym::EMPTY, a).len(), 3);
         assert_eq!(doc.elements_named(doc.symbol("urn:p").unwrap(), a).len(), 2);
         assert!(doc.elements_named(a, a).is_empty());
+    }
+
+    #[test]
+    fn attributes_count_against_the_node_budget_in_order() {
+        let parse_within = |xml: &str, max_nodes| {
+            let limits = Limits {
+                max_nodes,
+                ..Limits::default()
+            };
+            Document::parse_with(xml.as_bytes(), &limits)
+        };
+        // The document, r, a, b, c, d: six nodes.
+        let xml = "<r a='1' b='2'><c d='3'/></r>";
+        for max_nodes in 1..=7 {
+            let result = parse_within(xml, max_nodes);
+            assert_eq!(
+                matches!(result, Err(Error::TooManyNodes { .. })),
+                max_nodes < 6,
+                "{max_nodes}: {result:?}"
+            );
+        }
+        // Each attribute is counted, then its prefix resolved: the
+        // document, r, a, p:b, c.
+        let xml = "<r a='1' p:b='2' c='3'/>";
+        for (max_nodes, too_many) in [(2, true), (3, true), (4, false), (5, false), (9, false)] {
+            match parse_within(xml, max_nodes) {
+                Err(Error::TooManyNodes { .. }) => assert!(too_many, "{max_nodes}"),
+                Err(Error::UndeclaredPrefix { prefix, .. }) => {
+                    assert!(!too_many && prefix == "p", "{max_nodes}");
+                }
+                other => panic!("{max_nodes}: {other:?}"),
+            }
+        }
+        // A prefix declared after its attribute, in the same tag.
+        let doc = parse("<r p:a='1' b='2' xmlns:p='urn:p'/>").unwrap();
+        let attrs: Vec<_> = doc
+            .attributes(doc.root_element())
+            .map(|a| (doc.namespace(a), doc.local_name(a), doc.value(a)))
+            .collect();
+        assert_eq!(attrs, [("urn:p", "a", "1"), ("", "b", "2")]);
     }
 
     /// The document (or the error) with quick_xml skipping the white space
