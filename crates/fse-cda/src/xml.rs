@@ -700,11 +700,11 @@ struct Builder<'s> {
     source: &'s str,
     limits: Limits,
     doc: Document,
-    /// Open elements, innermost last, with the last child appended so far.
-    stack: Vec<(u32, u32)>,
-    /// In-scope namespace bindings (prefix, uri); `scopes` marks each element's start.
+    /// Open elements, innermost last, with the last child appended so far
+    /// and how many `bindings` were in scope before the element's own.
+    stack: Vec<(u32, u32, u32)>,
+    /// In-scope namespace bindings (prefix, uri).
     bindings: Vec<(Sym, Sym)>,
-    scopes: Vec<usize>,
     /// Where the text not yet made a node starts in the document's text
     /// arena, and its position: character data is written to the arena as
     /// it comes, so a text node's value is never copied twice.
@@ -782,9 +782,8 @@ impl<'s> Builder<'s> {
             source,
             limits: *limits,
             doc,
-            stack: vec![(0, NONE)],
+            stack: vec![(0, NONE, 1)],
             bindings: vec![(xml, xml_ns)],
-            scopes: Vec::new(),
             pending_start: 0,
             pending_at: 0,
             seen_root: false,
@@ -900,8 +899,8 @@ impl<'s> Builder<'s> {
             }
         }
         self.flush_text()?;
-        if let Some(&(open, _)) = self.stack.get(1) {
-            let innermost = self.stack.last().map_or(open, |&(id, _)| id);
+        if let Some(&(open, _, _)) = self.stack.get(1) {
+            let innermost = self.stack.last().map_or(open, |&(id, _, _)| id);
             let id = NodeId(innermost);
             return Err(Error::Truncated {
                 element: self.doc.qualified_name(id).into_owned(),
@@ -1034,7 +1033,7 @@ impl<'s> Builder<'s> {
     #[inline]
     fn append(&mut self, mut data: NodeData) -> u32 {
         let id = saturate(self.doc.nodes.len());
-        let Some(&(parent, last)) = self.stack.last() else {
+        let Some(&(parent, last, _)) = self.stack.last() else {
             return id;
         };
         data.parent = parent;
@@ -1123,7 +1122,6 @@ impl<'s> Builder<'s> {
         // The element's node first, then its attributes' as they are read;
         // its name waits for the tag's namespace declarations, which apply
         // to it and to its attributes.
-        self.scopes.push(self.bindings.len());
         let mark = self.bindings.len();
         let id = self.append(NodeData {
             kind: NodeKind::Element,
@@ -1161,7 +1159,7 @@ impl<'s> Builder<'s> {
         if prefixed || id as usize + count as usize >= self.limits.max_nodes {
             self.check_attributes(id, count, at)?;
         }
-        self.stack.push((id, NONE));
+        self.stack.push((id, NONE, saturate(mark)));
         Ok(())
     }
 
@@ -1215,7 +1213,8 @@ impl<'s> Builder<'s> {
         // name or declared prefix has come twice: from then on each name is
         // checked as it comes, before its value (quick_xml's order, which
         // the verdicts and messages follow).
-        let mut names_so_far: Option<HashMap<&[u8], usize>> = None;
+        // Boxed: most tags never need it, and an empty box is one word.
+        let mut names_so_far: Option<Box<HashMap<&[u8], usize>>> = None;
         loop {
             let (key_start, key_end, after_eq) = match next_key(bytes, pos) {
                 Ok(Some(found)) => found,
@@ -1282,7 +1281,7 @@ impl<'s> Builder<'s> {
                     return Err(self.duplicated(at, key_start, previous));
                 }
                 names.insert(key_bytes, key_start);
-                names_so_far = Some(names);
+                names_so_far = Some(Box::new(names));
             }
             let raw = tag.get(value_start..value_end).unwrap_or_default();
             // Most values have no tab, line end or reference: only the others
@@ -1483,14 +1482,12 @@ impl<'s> Builder<'s> {
 
     fn close(&mut self) {
         let end = self.last_id();
-        if let Some((id, _)) = self.stack.pop() {
+        if let Some((id, _, mark)) = self.stack.pop() {
             self.doc.nodes[id as usize].end = end;
-        }
-        if let Some(mark) = self.scopes.pop()
-            && mark < self.bindings.len()
-        {
-            self.bindings.truncate(mark);
-            self.bindings_stamp += 1;
+            if (mark as usize) < self.bindings.len() {
+                self.bindings.truncate(mark as usize);
+                self.bindings_stamp += 1;
+            }
         }
     }
 }
