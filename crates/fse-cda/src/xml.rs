@@ -970,7 +970,7 @@ impl<'s> Builder<'s> {
 
     /// Character data as the source has it: line ends normalized straight
     /// into the arena (what `xml10_content` does through a `Cow` per event).
-    #[inline]
+    #[inline(always)]
     fn push_source_text(&mut self, text: &str, at: usize) {
         if self.doc.text.len() == self.pending_start {
             self.pending_at = at;
@@ -989,6 +989,9 @@ impl<'s> Builder<'s> {
         self.doc.text.push_str(text);
     }
 
+    /// Makes the pending text a node. Inlined: every tag comes here, and
+    /// nearly every one has text (the white space before it) to flush.
+    #[inline]
     fn flush_text(&mut self) -> Result<()> {
         let start = self.pending_start;
         let len = self.doc.text.len() - start;
@@ -997,12 +1000,7 @@ impl<'s> Builder<'s> {
         }
         let at = self.pending_at;
         if self.stack.len() == 1 {
-            // Outside the root element only whitespace may appear; it makes no node.
-            let text = self.doc.text.get(start..).unwrap_or_default();
-            if !text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
-                return Err(self.malformed(at, "text outside the root element"));
-            }
-            self.doc.text.truncate(start);
+            self.drop_text_outside_root(start, at)?;
         } else {
             self.check_node_budget()?;
             self.leaf_stored(
@@ -1013,6 +1011,17 @@ impl<'s> Builder<'s> {
             );
         }
         self.pending_start = self.doc.text.len();
+        Ok(())
+    }
+
+    /// Outside the root element only white space may appear; it makes no node.
+    #[cold]
+    fn drop_text_outside_root(&mut self, start: usize, at: usize) -> Result<()> {
+        let text = self.doc.text.get(start..).unwrap_or_default();
+        if !text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
+            return Err(self.malformed(at, "text outside the root element"));
+        }
+        self.doc.text.truncate(start);
         Ok(())
     }
 
