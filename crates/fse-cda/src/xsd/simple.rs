@@ -259,19 +259,12 @@ pub(super) fn facets_hold(
     if !st.facets.is_empty() {
         let mut counted: Option<usize> = list_len;
         let mut length = || *counted.get_or_insert_with(|| value.chars().count());
-        for facet in st.facets {
-            let failed = match *facet {
-                Facet::Length(n) => length() != n as usize,
-                Facet::MinLength(n) => length() < n as usize,
-                Facet::MaxLength(n) => length() > n as usize,
-                Facet::MinInclusive(x) => compare(value, x).is_some_and(|o| o.is_lt()),
-                Facet::MaxInclusive(x) => compare(value, x).is_some_and(|o| o.is_gt()),
-                Facet::MinExclusive(x) => compare(value, x).is_some_and(|o| o.is_le()),
-                Facet::MaxExclusive(x) => compare(value, x).is_some_and(|o| o.is_ge()),
-            };
-            if failed {
-                return false;
-            }
+        if st
+            .facets
+            .iter()
+            .any(|facet| facet_fails(facet, value, &mut length))
+        {
+            return false;
         }
     }
     if !st.enumeration.is_empty() {
@@ -284,6 +277,21 @@ pub(super) fn facets_hold(
         }
     }
     patterns_hold(st, matchers, value)
+}
+
+/// Whether `value` fails a length or bound facet; `length` gives its
+/// length (characters, or items of a list) and is asked only by length
+/// facets. The one definition for the check and for the report.
+pub(super) fn facet_fails(facet: &Facet, value: &str, length: &mut impl FnMut() -> usize) -> bool {
+    match *facet {
+        Facet::Length(n) => length() != n as usize,
+        Facet::MinLength(n) => length() < n as usize,
+        Facet::MaxLength(n) => length() > n as usize,
+        Facet::MinInclusive(x) => compare(value, x).is_some_and(|o| o.is_lt()),
+        Facet::MaxInclusive(x) => compare(value, x).is_some_and(|o| o.is_gt()),
+        Facet::MinExclusive(x) => compare(value, x).is_some_and(|o| o.is_le()),
+        Facet::MaxExclusive(x) => compare(value, x).is_some_and(|o| o.is_ge()),
+    }
 }
 
 /// Pattern facets: any of a level's may match; every level must.

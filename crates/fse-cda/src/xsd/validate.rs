@@ -864,30 +864,18 @@ impl<'d> Run<'d> {
         let mut counted: Option<usize> = list_len;
         let mut length = || *counted.get_or_insert_with(|| value.chars().count());
         for facet in st.facets {
-            let (name, failed) = match *facet {
-                Facet::Length(n) => ("length", length() != n as usize),
-                Facet::MinLength(n) => ("minLength", length() < n as usize),
-                Facet::MaxLength(n) => ("maxLength", length() > n as usize),
-                Facet::MinInclusive(x) => (
-                    "minInclusive",
-                    simple::compare(value, x).is_some_and(|o| o.is_lt()),
-                ),
-                Facet::MaxInclusive(x) => (
-                    "maxInclusive",
-                    simple::compare(value, x).is_some_and(|o| o.is_gt()),
-                ),
-                Facet::MinExclusive(x) => (
-                    "minExclusive",
-                    simple::compare(value, x).is_some_and(|o| o.is_le()),
-                ),
-                Facet::MaxExclusive(x) => (
-                    "maxExclusive",
-                    simple::compare(value, x).is_some_and(|o| o.is_ge()),
-                ),
-            };
-            if !failed {
+            if !simple::facet_fails(facet, value, &mut length) {
                 continue;
             }
+            let name = match facet {
+                Facet::Length(_) => "length",
+                Facet::MinLength(_) => "minLength",
+                Facet::MaxLength(_) => "maxLength",
+                Facet::MinInclusive(_) => "minInclusive",
+                Facet::MaxInclusive(_) => "maxInclusive",
+                Facet::MinExclusive(_) => "minExclusive",
+                Facet::MaxExclusive(_) => "maxExclusive",
+            };
             valid = false;
             let attr = at.attribute.is_some();
             let message = match *facet {
