@@ -23,13 +23,18 @@ highest): the pairs of measurements closest in time.
 Then prints both medians (over the documents both ran) and their ratio, the
 time each takes to load the rules, and cross-checks the ids: for each
 document, the multisets of error ids and of warning ids of fse2 against
-Saxon's, and Saxon's against `expected.json`.
+Saxon's, and Saxon's against `expected.json`. Last, where the margin is
+thinnest: how many documents are each at least 10x faster, and both medians
+with their ratio per schematron (document type); --per-document FILE writes
+every document's two medians as JSON. A single document's ratio carries the
+machine's noise of the moment; the medians over many documents do not.
 
 How to run (from the repository root):
 
     python3 -m pip install saxonche==13.1.1
     python3 scripts/saxon_bench/saxon_bench.py [--repeat 5] [--limit N] [--chunk 100]
         [--corpus ../shared/corpus] [--rules DIR] [--show-diffs 10]
+        [--per-document FILE]
 
 SchXslt is not on a registry this project may use as such (it ships on
 Maven and Codeberg); PyPI's `camat` 0.2.8 wheel carries its XSLT 2.0 files
@@ -163,6 +168,24 @@ def run_fse2(files: list[Path], rules: Path, repeat: int) -> tuple[dict, dict]:
     return per_file, summary
 
 
+def print_by_schematron(both: list[str], ours: dict, saxon_times: dict) -> None:
+    """Where the margin is thinnest: the medians and ratio per schematron
+    (document type), and how many documents are each at least 10x faster."""
+    per_doc = {d: saxon_times[d] / max(ours[d]["micros"] / 1e6, 1e-9) for d in both}
+    at_least_10 = sum(1 for r in per_doc.values() if r >= 10)
+    print(f"documents each at least 10x faster than Saxon: {at_least_10}/{len(both)}; "
+          f"per-document ratio median {statistics.median(per_doc.values()):.1f}x, "
+          f"lowest {min(per_doc.values()):.1f}x")
+    groups: dict[str, list[str]] = {}
+    for d in both:
+        groups.setdefault(ours[d].get("schematron") or "(none)", []).append(d)
+    print("by schematron: documents, fse2 median, Saxon median, ratio")
+    for name, docs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        o = statistics.median(ours[d]["micros"] / 1e3 for d in docs)
+        s = statistics.median(saxon_times[d] * 1e3 for d in docs)
+        print(f"  {name:45} {len(docs):4}  {o:7.3f} ms  {s:7.3f} ms  {s / o:5.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("FSE_CORPUS", REPO.parent / "shared" / "corpus")))
@@ -173,6 +196,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=100,
                     help="documents per turn: fse2 and Saxon take turns on chunks of the corpus, so a "
                          "slower or faster spell of the machine weighs on both sides alike")
+    ap.add_argument("--per-document", type=Path, metavar="FILE",
+                    help="write each document's medians (ms) and schematron to FILE as JSON")
     args = ap.parse_args()
     if args.repeat < 1:
         fail("--repeat must be at least 1")
@@ -283,6 +308,11 @@ def main() -> None:
     print(f"fse2 peak RSS (the largest of its runs, one per chunk): {peak / 1024:.1f} MiB")
     print(f"schematron ids: fse2 = Saxon on {agree}/{len(both)} documents; "
           f"Saxon = expected.json on {expected_agree}/{expected_total}")
+    print_by_schematron(both, ours, saxon_times)
+    if args.per_document:
+        args.per_document.write_text(json.dumps({
+            d: {"schematron": ours[d].get("schematron"), "fse2_ms": ours[d]["micros"] / 1e3,
+                "saxon_ms": saxon_times[d] * 1e3} for d in both}, indent=1), encoding="utf-8")
     for d, theirs, mine in diffs[: args.show_diffs]:
         missing = (theirs[0] - mine[0]) + (theirs[1] - mine[1])
         extra = (mine[0] - theirs[0]) + (mine[1] - theirs[1])
